@@ -20,4 +20,21 @@ type IdPMetadata struct {
 	NameIDFormats []string
 	ValidUntil    time.Time
 	CacheDuration time.Duration
+
+	// WantAuthnRequestsSigned is the IdP's WantAuthnRequestsSigned flag.
+	WantAuthnRequestsSigned bool
+}
+
+// ExpiredCerts returns the signing certificates that are not valid at t
+// (expired, or not yet valid). Metadata import keeps them, since IdPs
+// publish old and new certificates side by side during a key rollover;
+// this reports which ones an administrator should look at.
+func (m *IdPMetadata) ExpiredCerts(t time.Time) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range m.SigningCerts {
+		if t.After(c.NotAfter) || t.Before(c.NotBefore) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
