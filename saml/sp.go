@@ -1,0 +1,283 @@
+package saml
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// Authentication context classes commonly requested with
+// [Config.RequestedAuthnContext].
+const (
+	// AuthnContextPasswordProtectedTransport is password login over TLS.
+	AuthnContextPasswordProtectedTransport = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+	// AuthnContextWindows is integrated Windows authentication (Kerberos),
+	// as understood by ADFS and Microsoft Entra ID.
+	AuthnContextWindows = "urn:federation:authentication:windows"
+)
+
+// Name ID formats.
+const (
+	NameIDFormatEmailAddress = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+	NameIDFormatUnspecified  = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+	NameIDFormatPersistent   = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+	NameIDFormatTransient    = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+)
+
+// Defaults applied by [NewServiceProvider].
+const (
+	// DefaultClockSkew is the tolerance applied to every time check.
+	DefaultClockSkew = 3 * time.Minute
+	// DefaultMaxResponseBytes caps the decoded (and, if deflated, inflated)
+	// size of a SAMLResponse.
+	DefaultMaxResponseBytes = 512 << 10
+	// DefaultMaxResponseTokens caps the number of XML tokens of a response.
+	DefaultMaxResponseTokens = 50000
+	// MaxResponseDepth is the deepest element nesting accepted in a response.
+	MaxResponseDepth = 48
+	// MaxRelayStateBytes is the longest RelayState the SAML bindings allow.
+	MaxRelayStateBytes = 80
+)
+
+// Config configures a [ServiceProvider]. EntityID, ACSURL and IdP are
+// required; every other field has a secure default.
+type Config struct {
+	// EntityID is this service provider's entity ID (the audience the IdP
+	// puts in assertions).
+	EntityID string
+	// ACSURL is the assertion consumer service URL: where the IdP posts
+	// responses. Destination and Recipient must equal it.
+	ACSURL string
+	// IdP is the identity provider: entity ID, SSO endpoints and the
+	// certificates its signatures are checked against.
+	IdP *IdPMetadata
+
+	// AllowIdPInitiated accepts unsolicited responses (no InResponseTo),
+	// as sent by IdP-initiated single sign-on. Off by default.
+	AllowIdPInitiated bool
+	// ClockSkew is the tolerance of every time check. Zero means
+	// [DefaultClockSkew]; negative is an error.
+	ClockSkew time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// ReplayCache remembers accepted assertion IDs. Nil means a
+	// [NewMemoryReplayCache] of [DefaultReplayCacheSize] entries owned by
+	// this service provider. Share one cache between the service providers
+	// (and processes) that consume the same IdP's assertions.
+	ReplayCache ReplayCache
+	// RequestedAuthnContext lists the authentication context classes put in
+	// AuthnRequests with Comparison "exact", for example
+	// [AuthnContextPasswordProtectedTransport]. Empty: none requested.
+	RequestedAuthnContext []string
+	// NameIDFormat, when set, is requested in the AuthnRequest's
+	// NameIDPolicy and listed in the SP metadata.
+	NameIDFormat string
+	// ForceAuthn asks the IdP to authenticate the user again even when it
+	// has a session.
+	ForceAuthn bool
+
+	// SigningKey signs AuthnRequests (RSA or ECDSA). Optional; when set,
+	// SigningCert is required and must hold its public key.
+	SigningKey crypto.Signer
+	// SigningCert is published in the SP metadata with SigningKey.
+	SigningCert *x509.Certificate
+	// EncryptionKey decrypts EncryptedAssertions (RSA only). When nil and
+	// SigningKey is an RSA key, SigningKey is used.
+	EncryptionKey crypto.Signer
+	// EncryptionCert is published in the SP metadata for encryption. When
+	// nil, SigningCert is published for both uses if SigningKey is RSA.
+	EncryptionCert *x509.Certificate
+
+	// MaxResponseBytes caps the decoded size of a response. Zero means
+	// [DefaultMaxResponseBytes].
+	MaxResponseBytes int
+	// InsecureAllowSHA1 accepts RSA-SHA1 and ECDSA-SHA1 signatures and SHA-1
+	// digests. SHA-1 is broken for signatures; enable it only for an IdP
+	// that cannot be configured otherwise.
+	InsecureAllowSHA1 bool
+}
+
+// Validate reports every problem of the configuration, joined; each is a
+// [*ConfigError] and matches [ErrConfig].
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, reason string) { errs = append(errs, &ConfigError{Field: field, Reason: reason}) }
+	if c.EntityID == "" {
+		bad("EntityID", "required")
+	}
+	if c.ACSURL == "" {
+		bad("ACSURL", "required")
+	} else if u, err := url.Parse(c.ACSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("ACSURL", fmt.Sprintf("%q is not an absolute http(s) URL", c.ACSURL))
+	}
+	if c.IdP == nil {
+		bad("IdP", "required (use ParseMetadata or FetchMetadata)")
+	} else {
+		if c.IdP.EntityID == "" {
+			bad("IdP.EntityID", "required")
+		}
+		if len(c.IdP.SigningCerts) == 0 {
+			bad("IdP.SigningCerts", "at least one IdP signing certificate is required")
+		}
+		for i, cert := range c.IdP.SigningCerts {
+			if cert == nil {
+				bad(fmt.Sprintf("IdP.SigningCerts[%d]", i), "nil certificate")
+			}
+		}
+	}
+	if c.ClockSkew < 0 {
+		bad("ClockSkew", "negative")
+	}
+	if c.MaxResponseBytes < 0 {
+		bad("MaxResponseBytes", "negative")
+	}
+	for i, ac := range c.RequestedAuthnContext {
+		if ac == "" {
+			bad(fmt.Sprintf("RequestedAuthnContext[%d]", i), "empty")
+		}
+	}
+	switch {
+	case c.SigningKey != nil && c.SigningCert == nil:
+		bad("SigningCert", "required with SigningKey")
+	case c.SigningKey == nil && c.SigningCert != nil:
+		bad("SigningKey", "required with SigningCert")
+	case c.SigningKey != nil:
+		switch c.SigningKey.Public().(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey:
+			if !publicKeyEqual(c.SigningKey.Public(), c.SigningCert.PublicKey) {
+				bad("SigningCert", "does not hold the public key of SigningKey")
+			}
+		default:
+			bad("SigningKey", fmt.Sprintf("unsupported key type %T (RSA or ECDSA)", c.SigningKey.Public()))
+		}
+	}
+	if c.EncryptionKey != nil {
+		if _, ok := c.EncryptionKey.(*rsa.PrivateKey); !ok {
+			bad("EncryptionKey", fmt.Sprintf("must be an *rsa.PrivateKey, not %T", c.EncryptionKey))
+		} else if c.EncryptionCert != nil && !publicKeyEqual(c.EncryptionKey.Public(), c.EncryptionCert.PublicKey) {
+			bad("EncryptionCert", "does not hold the public key of EncryptionKey")
+		}
+	} else if c.EncryptionCert != nil {
+		bad("EncryptionKey", "required with EncryptionCert")
+	}
+	return errors.Join(errs...)
+}
+
+func publicKeyEqual(a crypto.PublicKey, b any) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
+}
+
+// Verifier verifies SAML responses posted to an assertion consumer
+// service. [*ServiceProvider] implements it; depend on this interface in
+// code that only consumes assertions.
+type Verifier interface {
+	Verify(ctx context.Context, encodedResponse string, requestIDs ...string) (*Assertion, error)
+}
+
+// Assertion is what a verified response says about the user.
+type Assertion struct {
+	// Issuer is the IdP entity ID.
+	Issuer string
+	// NameID is the subject's name identifier, the full canonical text.
+	NameID string
+	// NameIDFormat is the NameID Format attribute, if any.
+	NameIDFormat string
+	// SessionIndex identifies the IdP session (for single logout).
+	SessionIndex string
+	// Attributes maps each attribute Name to its values.
+	Attributes map[string][]string
+	// AuthnInstant is when the IdP authenticated the user.
+	AuthnInstant time.Time
+	// NotOnOrAfter is the end of the assertion's validity: the earlier of
+	// Conditions@NotOnOrAfter and SubjectConfirmationData@NotOnOrAfter.
+	NotOnOrAfter time.Time
+	// InResponseTo is the AuthnRequest ID answered, "" when unsolicited.
+	InResponseTo string
+	// AuthnContext is the AuthnContextClassRef of the AuthnStatement.
+	AuthnContext string
+}
+
+// ServiceProvider is a SAML 2.0 service provider bound to one IdP. It is
+// safe for concurrent use.
+type ServiceProvider struct {
+	cfg        Config
+	now        func() time.Time
+	skew       time.Duration
+	maxBytes   int
+	certs      []*x509.Certificate
+	certStore  dsig.X509CertificateStore
+	replay     ReplayCache
+	decryptKey *tls.Certificate
+}
+
+var _ Verifier = (*ServiceProvider)(nil)
+
+// NewServiceProvider validates cfg, copies it and applies the defaults.
+func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	idp := *cfg.IdP
+	idp.SSO = append([]Endpoint(nil), idp.SSO...)
+	idp.SLO = append([]Endpoint(nil), idp.SLO...)
+	idp.SigningCerts = append([]*x509.Certificate(nil), idp.SigningCerts...)
+	idp.NameIDFormats = append([]string(nil), idp.NameIDFormats...)
+	cfg.IdP = &idp
+	cfg.RequestedAuthnContext = append([]string(nil), cfg.RequestedAuthnContext...)
+
+	sp := &ServiceProvider{
+		cfg:       cfg,
+		now:       cfg.Now,
+		skew:      cfg.ClockSkew,
+		maxBytes:  cfg.MaxResponseBytes,
+		certs:     idp.SigningCerts,
+		certStore: &dsig.MemoryX509CertificateStore{Roots: idp.SigningCerts},
+		replay:    cfg.ReplayCache,
+	}
+	if sp.now == nil {
+		sp.now = time.Now
+	}
+	if sp.skew == 0 {
+		sp.skew = DefaultClockSkew
+	}
+	if sp.maxBytes == 0 {
+		sp.maxBytes = DefaultMaxResponseBytes
+	}
+	if sp.replay == nil {
+		sp.replay = NewMemoryReplayCache(DefaultReplayCacheSize, WithReplayClock(sp.now))
+	}
+	key := cfg.EncryptionKey
+	cert := cfg.EncryptionCert
+	if key == nil {
+		if k, ok := cfg.SigningKey.(*rsa.PrivateKey); ok {
+			key, cert = k, cfg.SigningCert
+		}
+	}
+	if key != nil {
+		tc := &tls.Certificate{PrivateKey: key}
+		if cert != nil {
+			tc.Certificate = [][]byte{cert.Raw}
+		}
+		sp.decryptKey = tc
+	}
+	return sp, nil
+}
+
+// EntityID returns the service provider's entity ID.
+func (sp *ServiceProvider) EntityID() string { return sp.cfg.EntityID }
+
+// ACSURL returns the assertion consumer service URL.
+func (sp *ServiceProvider) ACSURL() string { return sp.cfg.ACSURL }
+
+// IdP returns a copy of the identity provider's metadata in use.
+func (sp *ServiceProvider) IdP() IdPMetadata { return *sp.cfg.IdP }

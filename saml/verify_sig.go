@@ -1,0 +1,169 @@
+package saml
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/russellhaering/gosaml2/types"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// Signature and digest algorithms accepted without InsecureAllowSHA1.
+var strongSignatureMethods = map[string]bool{
+	dsig.RSASHA256SignatureMethod:   true,
+	dsig.RSASHA384SignatureMethod:   true,
+	dsig.RSASHA512SignatureMethod:   true,
+	dsig.ECDSASHA256SignatureMethod: true,
+	dsig.ECDSASHA384SignatureMethod: true,
+	dsig.ECDSASHA512SignatureMethod: true,
+}
+
+var sha1SignatureMethods = map[string]bool{
+	dsig.RSASHA1SignatureMethod:   true,
+	dsig.ECDSASHA1SignatureMethod: true,
+}
+
+const (
+	digestSHA1   = "http://www.w3.org/2000/09/xmldsig#sha1"
+	digestSHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+	digestSHA384 = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+	digestSHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
+)
+
+// verifySignature checks the enveloped signature sig (a direct child of el)
+// and returns el as verified: a fresh element parsed from the exact bytes
+// whose digest the signature covers. path names el in errors.
+//
+// Before the cryptography it checks the shape: el has an ID, SignedInfo
+// holds exactly one Reference and its URI is "#" + that ID, and the
+// algorithms are allowed.
+func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, now time.Time) (*etree.Element, error) {
+	sigPath := path + "/Signature"
+	id, _ := xattr(el, "ID")
+	if id == "" {
+		return nil, verr(ErrSignature, path+"@ID", "missing on a signed element")
+	}
+	signedInfo, err := xchild(sig, NamespaceXMLDSig, "SignedInfo", sigPath+"/SignedInfo")
+	if err != nil || signedInfo == nil {
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo", "missing or repeated")
+	}
+	method, err := xchild(signedInfo, NamespaceXMLDSig, "SignatureMethod", sigPath+"/SignedInfo/SignatureMethod")
+	if err != nil || method == nil {
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/SignatureMethod", "missing or repeated")
+	}
+	alg, _ := xattr(method, "Algorithm")
+	switch {
+	case strongSignatureMethods[alg]:
+	case sha1SignatureMethods[alg] && sp.cfg.InsecureAllowSHA1:
+	case sha1SignatureMethods[alg]:
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/SignatureMethod", fmt.Sprintf("%s uses SHA-1 and Config.InsecureAllowSHA1 is off", alg))
+	default:
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/SignatureMethod", fmt.Sprintf("unsupported algorithm %q", alg))
+	}
+	refs := xchildren(signedInfo, NamespaceXMLDSig, "Reference")
+	if len(refs) != 1 {
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference", fmt.Sprintf("%d references, exactly one is allowed", len(refs)))
+	}
+	if uri, _ := xattr(refs[0], "URI"); uri != "#"+id {
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference@URI", fmt.Sprintf("%q does not reference the signed element's ID %q (signature wrapping)", uri, id))
+	}
+	dm, err := xchild(refs[0], NamespaceXMLDSig, "DigestMethod", sigPath+"/SignedInfo/Reference/DigestMethod")
+	if err != nil || dm == nil {
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference/DigestMethod", "missing or repeated")
+	}
+	switch d, _ := xattr(dm, "Algorithm"); d {
+	case digestSHA256, digestSHA384, digestSHA512:
+	case digestSHA1:
+		if !sp.cfg.InsecureAllowSHA1 {
+			return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference/DigestMethod", "SHA-1 digest and Config.InsecureAllowSHA1 is off")
+		}
+	default:
+		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference/DigestMethod", fmt.Sprintf("unsupported algorithm %q", d))
+	}
+
+	if el.Parent() != nil {
+		xdetach(el)
+	}
+	vc := dsig.NewDefaultValidationContext(sp.certStore)
+	vc.Clock = dsig.NewFakeClockAt(now)
+	verified, err := vc.Validate(el)
+	if err != nil {
+		reason := "does not verify"
+		switch err.Error() {
+		case "Could not verify certificate against trusted certs":
+			reason = "the certificate in KeyInfo is not one of the IdP's signing certificates"
+		case "Cert is not valid at this time":
+			reason = "the IdP signing certificate is expired or not yet valid"
+		case "Missing x509 Element":
+			reason = "no KeyInfo certificate and the IdP has several signing certificates"
+		}
+		return nil, &VerifyError{Element: sigPath, Reason: reason, Err: ErrSignature, Cause: err}
+	}
+	if verified == nil || verified.Tag != el.Tag || verified.NamespaceURI() != el.NamespaceURI() {
+		return nil, verr(ErrSignature, sigPath, "the verified element is not the signed element")
+	}
+	if vid, _ := xattr(verified, "ID"); vid != id {
+		return nil, verr(ErrSignature, sigPath, "the verified element is not the signed element")
+	}
+	return verified, nil
+}
+
+// decryptAssertion decrypts an EncryptedAssertion with the SP's key and
+// parses the plaintext with the same bounds as the response.
+func (sp *ServiceProvider) decryptAssertion(enc *etree.Element) (*etree.Element, error) {
+	const path = "Response/EncryptedAssertion"
+	if sp.decryptKey == nil {
+		return nil, verr(ErrMalformed, path, "the SP has no decryption key (Config.EncryptionKey)")
+	}
+	if enc.Parent() != nil {
+		xdetach(enc)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(enc.Copy())
+	data, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, &VerifyError{Element: path, Reason: "cannot serialize", Err: ErrMalformed, Cause: err}
+	}
+	var ea types.EncryptedAssertion
+	if err := xml.Unmarshal(data, &ea); err != nil {
+		return nil, &VerifyError{Element: path, Reason: "not an EncryptedAssertion", Err: ErrMalformed, Cause: err}
+	}
+	plain, err := decryptBytes(&ea, sp)
+	if err != nil {
+		return nil, &VerifyError{Element: path, Reason: "cannot be decrypted", Err: ErrMalformed, Cause: err}
+	}
+	if len(plain) > sp.maxBytes {
+		return nil, verr(ErrMalformed, path, "decrypted assertion exceeds the size limit")
+	}
+	root, err := parseBounded(bytes.TrimSpace(plain), path)
+	if err != nil {
+		return nil, err
+	}
+	if !xis(root, NamespaceAssertion, "Assertion") {
+		return nil, verr(ErrMalformed, path, "does not decrypt to an Assertion")
+	}
+	var scan docScan
+	scan.walk(root)
+	if scan.assertions != 1 {
+		return nil, verr(ErrSignature, path, "the decrypted assertion holds another assertion (signature wrapping)")
+	}
+	if scan.dupID != "" {
+		return nil, verr(ErrSignature, path, fmt.Sprintf("duplicate ID %q (signature wrapping)", scan.dupID))
+	}
+	return root, nil
+}
+
+func decryptBytes(ea *types.EncryptedAssertion, sp *ServiceProvider) (out []byte, err error) {
+	defer func() {
+		// The decryption code indexes attacker-controlled ciphertext;
+		// never let a malformed one take the process down.
+		if r := recover(); r != nil {
+			out, err = nil, errors.New("malformed ciphertext")
+		}
+	}()
+	return ea.DecryptBytes(sp.decryptKey)
+}

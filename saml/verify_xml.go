@@ -1,0 +1,284 @@
+package saml
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// SAML namespaces used when reading responses.
+const (
+	// NamespaceAssertion is the SAML 2.0 assertion namespace.
+	NamespaceAssertion = "urn:oasis:names:tc:SAML:2.0:assertion"
+	// NamespaceProtocol is the SAML 2.0 protocol namespace.
+	NamespaceProtocol = "urn:oasis:names:tc:SAML:2.0:protocol"
+
+	// StatusSuccess is the top-level status code of a successful response.
+	StatusSuccess = "urn:oasis:names:tc:SAML:2.0:status:Success"
+
+	subjectConfirmationBearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+)
+
+// decodeResponse turns the posted form value into XML bytes: base64 with
+// optional line breaks, optionally raw-DEFLATE compressed (which the POST
+// binding does not use, but some IdPs send), all within maxBytes.
+func decodeResponse(encoded string, maxBytes int) ([]byte, error) {
+	limit := base64.StdEncoding.EncodedLen(maxBytes)
+	limit += limit/64 + 8 // line breaks
+	if len(encoded) > limit {
+		return nil, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("%d base64 characters is more than the %d-byte limit allows", len(encoded), maxBytes))
+	}
+	encoded = strings.TrimSpace(encoded)
+	if encoded == "" {
+		return nil, verr(ErrMalformed, "SAMLResponse", "empty")
+	}
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(encoded)))
+	n, err := base64.StdEncoding.Decode(raw, []byte(encoded))
+	if err != nil {
+		return nil, &VerifyError{Element: "SAMLResponse", Reason: "not valid base64", Err: ErrMalformed, Cause: err}
+	}
+	raw = raw[:n]
+	if len(raw) > maxBytes {
+		return nil, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("%d bytes exceeds the limit of %d", len(raw), maxBytes))
+	}
+	trimmed := bytes.TrimLeft(raw, " \t\r\n\ufeff")
+	if len(trimmed) > 0 && trimmed[0] == '<' {
+		return raw, nil
+	}
+	// Not XML: try raw DEFLATE, bounded.
+	fr := flate.NewReader(bytes.NewReader(raw))
+	defer fr.Close()
+	inflated, err := io.ReadAll(io.LimitReader(fr, int64(maxBytes)+1))
+	if err != nil {
+		return nil, &VerifyError{Element: "SAMLResponse", Reason: "neither XML nor DEFLATE-compressed XML", Err: ErrMalformed, Cause: err}
+	}
+	if len(inflated) > maxBytes {
+		return nil, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("inflates to more than the limit of %d bytes", maxBytes))
+	}
+	return inflated, nil
+}
+
+// parseBounded parses XML once into an etree document: no DOCTYPE or other
+// declarations (so no entities), a bounded number of tokens and a bounded
+// depth.
+func parseBounded(data []byte, what string) (*etree.Element, error) {
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte("<!"))
+		if j < 0 {
+			break
+		}
+		rest := data[i+j:]
+		if !bytes.HasPrefix(rest, []byte("<!--")) && !bytes.HasPrefix(rest, []byte("<![CDATA[")) {
+			return nil, verr(ErrMalformed, what, "DOCTYPE, ENTITY and other declarations are not allowed")
+		}
+		i += j + 2
+	}
+	if bound := 3*bytes.Count(data, []byte("<")) + 1; bound > DefaultMaxResponseTokens {
+		return nil, verr(ErrMalformed, what, fmt.Sprintf("too many XML tokens (upper bound %d, limit %d)", bound, DefaultMaxResponseTokens))
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: MaxResponseDepth}
+	if err := doc.ReadFromBytes(data); err != nil {
+		return nil, &VerifyError{Element: what, Reason: "not well-formed XML", Err: ErrMalformed, Cause: err}
+	}
+	root := doc.Root()
+	if root == nil {
+		return nil, verr(ErrMalformed, what, "no root element")
+	}
+	for _, t := range doc.Child {
+		if _, ok := t.(*etree.Directive); ok {
+			return nil, verr(ErrMalformed, what, "declarations are not allowed")
+		}
+	}
+	return root, nil
+}
+
+// xattr returns the value of the unqualified attribute key ("" if absent).
+// Unlike etree's SelectAttr it does not match a prefixed attribute of the
+// same local name.
+func xattr(el *etree.Element, key string) (string, bool) {
+	for i := range el.Attr {
+		if el.Attr[i].Space == "" && el.Attr[i].Key == key {
+			return el.Attr[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// xis reports whether el is the element {ns}tag.
+func xis(el *etree.Element, ns, tag string) bool {
+	return el.Tag == tag && el.NamespaceURI() == ns
+}
+
+// xchild returns the only child {ns}tag of el, nil if there is none, and
+// an error naming path if there are several.
+func xchild(el *etree.Element, ns, tag, path string) (*etree.Element, error) {
+	var found *etree.Element
+	for _, t := range el.Child {
+		c, ok := t.(*etree.Element)
+		if !ok || c.Tag != tag || c.NamespaceURI() != ns {
+			continue
+		}
+		if found != nil {
+			return nil, verr(ErrMalformed, path, "appears more than once")
+		}
+		found = c
+	}
+	return found, nil
+}
+
+// xchildren returns the children {ns}tag of el.
+func xchildren(el *etree.Element, ns, tag string) []*etree.Element {
+	var out []*etree.Element
+	for _, t := range el.Child {
+		if c, ok := t.(*etree.Element); ok && c.Tag == tag && c.NamespaceURI() == ns {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// xtext returns the whole text content of el: every text node
+// concatenated. It refuses content that is not plain text (comments,
+// elements, processing instructions), so a value is never cut at a
+// comment.
+func xtext(el *etree.Element, path string) (string, error) {
+	var s string
+	n := 0
+	for _, t := range el.Child {
+		switch c := t.(type) {
+		case *etree.CharData:
+			if n == 0 {
+				s = c.Data
+			} else {
+				s += c.Data
+			}
+			n++
+		case *etree.Comment:
+			return "", verr(ErrMalformed, path, "contains an XML comment")
+		default:
+			return "", verr(ErrMalformed, path, "contains markup where text is expected")
+		}
+	}
+	return s, nil
+}
+
+// xtime parses an xs:dateTime attribute.
+func xtime(v, path string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, &VerifyError{Element: path, Reason: fmt.Sprintf("%q is not an xs:dateTime with time zone", v), Err: ErrMalformed, Cause: err}
+	}
+	return t, nil
+}
+
+// xdetach makes el self-contained by declaring on it every namespace
+// prefix in scope from its ancestors that it does not declare itself. The
+// element keeps its meaning in place; cut out, it reads and canonicalizes
+// the same.
+func xdetach(el *etree.Element) {
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			var prefix string
+			switch {
+			case a.Space == "xmlns":
+				prefix = a.Key
+			case a.Space == "" && a.Key == "xmlns":
+				prefix = ""
+			default:
+				continue
+			}
+			if !xdeclares(el, prefix) {
+				if prefix == "" {
+					el.Attr = append(el.Attr, etree.Attr{Key: "xmlns", Value: a.Value})
+				} else {
+					el.Attr = append(el.Attr, etree.Attr{Space: "xmlns", Key: prefix, Value: a.Value})
+				}
+			}
+		}
+	}
+}
+
+func xdeclares(el *etree.Element, prefix string) bool {
+	for _, a := range el.Attr {
+		if prefix == "" && a.Space == "" && a.Key == "xmlns" {
+			return true
+		}
+		if prefix != "" && a.Space == "xmlns" && a.Key == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// docScan is the result of one pass over a parsed response.
+type docScan struct {
+	assertions int // Assertion and EncryptedAssertion elements anywhere
+	responses  int // Response elements anywhere
+	dupID      string
+	ids        []string
+	ns         []nsDecl
+}
+
+type nsDecl struct{ prefix, uri string }
+
+func (s *docScan) resolve(prefix string) string {
+	for i := len(s.ns) - 1; i >= 0; i-- {
+		if s.ns[i].prefix == prefix {
+			return s.ns[i].uri
+		}
+	}
+	return ""
+}
+
+// walk visits every element once, resolving namespaces with a stack, to
+// count Assertions and Responses and to find duplicate IDs.
+func (s *docScan) walk(el *etree.Element) {
+	mark := len(s.ns)
+	for _, a := range el.Attr {
+		switch {
+		case a.Space == "xmlns":
+			s.ns = append(s.ns, nsDecl{a.Key, a.Value})
+		case a.Space == "" && a.Key == "xmlns":
+			s.ns = append(s.ns, nsDecl{"", a.Value})
+		}
+	}
+	nID := 0
+	for _, a := range el.Attr {
+		if a.Key != "ID" || a.Space == "xmlns" {
+			continue
+		}
+		nID++
+		for _, id := range s.ids {
+			if id == a.Value && s.dupID == "" {
+				s.dupID = id
+			}
+		}
+		s.ids = append(s.ids, a.Value)
+	}
+	if nID > 1 && s.dupID == "" {
+		s.dupID = "(two ID attributes on " + el.Tag + ")"
+	}
+	switch el.Tag {
+	case "Assertion", "EncryptedAssertion":
+		if s.resolve(el.Space) == NamespaceAssertion {
+			s.assertions++
+		}
+	case "Response":
+		if s.resolve(el.Space) == NamespaceProtocol {
+			s.responses++
+		}
+	}
+	for _, t := range el.Child {
+		if c, ok := t.(*etree.Element); ok {
+			s.walk(c)
+		}
+	}
+	s.ns = s.ns[:mark]
+}
