@@ -163,7 +163,11 @@ func (c *MetadataCache) Get(ctx context.Context) (*IdPMetadata, error) {
 	if err == nil {
 		return md, nil
 	}
-	return c.fallbackLocked(now)
+	md, ferr := c.fallbackLocked(now)
+	if ferr != nil && ctx.Err() != nil {
+		return nil, err
+	}
+	return md, ferr
 }
 
 // Refresh fetches the metadata now, whatever its cache settings say. On
