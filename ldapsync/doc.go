@@ -1,0 +1,67 @@
+// Package ldapsync synchronises users, contacts and groups from Active
+// Directory or another LDAP directory into a [Target], with the policies
+// and safety rails of a directory-sync service: incremental reads, bounded
+// removals and crash-safe state.
+//
+// # Configuring
+//
+// A [Config] names the directory host (and an alternate), the transport
+// ([EncryptionNone], [EncryptionLDAPS], [EncryptionStartTLS]), how the
+// certificate is trusted ([ModeStrict] by default, [ModeRelaxed]), the bind
+// account and the root DN to read, and the policies. [Config.Validate]
+// names every bad field; [TestConnection] checks a configuration step by
+// step before it is saved.
+//
+// # Running
+//
+// [NewSyncer] ties a Config to a [Target] and a [StateStore].
+// [Syncer.Run] reads the directory, applies the policies, writes the
+// changes and saves the state; [Syncer.Plan] computes the same changes
+// without writing anything. The [Report] lists what was added, updated,
+// disabled, enabled, unlinked and deleted, what was skipped and why, and
+// which host served the run.
+//
+// # Reading the directory
+//
+// Users (objectClass=user, objectCategory=person), contacts (with
+// IncludeContacts) and groups under RootDN are read with paged searches.
+// Identity is objectGUID (entryUUID on other directories), so renames and
+// moves inside RootDN are updates. The primary address is the
+// proxyAddresses "SMTP:" value, else mail; "smtp:" values are aliases.
+// Group members are resolved to object IDs, following range retrieval to
+// the end for large groups.
+//
+// # Incremental runs
+//
+// The first run reads everything. Later runs read only what changed since
+// the stored watermark: on Active Directory uSNChanged above the
+// highestCommittedUSN read before the previous search, tied to the domain
+// controller's dsServiceName and invocationId (another controller or a
+// restored database forces a full read); elsewhere modifyTimestamp.
+// Removals are found by enumerating object IDs only. Objects whose content
+// did not change cause no target writes.
+//
+// # Removals and the deletion limit
+//
+// An object that leaves the result (deleted, moved out of RootDN, filtered
+// out, without address) is unlinked, or deleted with DeleteUsers. When one
+// run would remove more than MaxSyncDeletions objects, none is removed,
+// everything else is applied, [Report].Withheld lists them and Run returns
+// a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that fails or
+// ends early writes nothing. Two objects claiming one address are both
+// reported and neither is changed.
+//
+// # State and crash safety
+//
+// The [State] (watermark and per-object fingerprints) is saved only after
+// the target accepted every change of the run. [NewFileStore] writes it
+// atomically and refuses a corrupt file instead of starting over. A run
+// interrupted at any point converges when run again, because every
+// [Target] method is idempotent.
+//
+// # Testing
+//
+// [MemoryTarget] is an in-memory Target that can fail on demand
+// ([MemoryTarget.FailAfter]); the ldapsynctest package serves an
+// in-process directory with Active Directory semantics.
+package ldapsync

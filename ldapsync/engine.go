@@ -1,0 +1,405 @@
+package ldapsync
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// outcome is the result of comparing what the directory holds (after the
+// policies) with what the target holds.
+type outcome struct {
+	full       bool
+	fullReason string
+	changes    []Change // upserts, disables and group upserts, in order
+	removals   []Change // unlinks, deletes and group deletes
+	withheld   bool     // removals exceed MaxSyncDeletions
+	skipped    []Skip
+	warnings   []string
+	next       State // the state to save once every change (and, unless withheld, removal) is applied
+}
+
+// compute merges a read into the previous state, applies the policies and
+// plans the target writes. snapshot, when not nil, is the target's linked
+// users and contacts (read on full runs to converge with a target that
+// is ahead of or behind the state).
+func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) *outcome {
+	out := &outcome{full: res.full, fullReason: res.fullReason}
+	out.warnings = append(out.warnings, res.warnings...)
+	out.skipped = append(out.skipped, res.skipped...)
+
+	// 1. The directory view: the previous records, overlaid with what was
+	// read, without what left the scope.
+	view := make(map[string]*Record, len(prev.Objects)+len(res.records))
+	if !res.full {
+		for id, o := range prev.Objects {
+			if o.Source != nil {
+				view[id] = o.Source
+			}
+		}
+	}
+	for id, rec := range res.records {
+		view[id] = rec
+	}
+	if res.present != nil {
+		for id := range view {
+			if !res.present[id] {
+				delete(view, id)
+			}
+		}
+	}
+	for _, id := range res.deleted {
+		delete(view, id)
+	}
+	resolveMembers(view)
+
+	// 2. Policies: which users and contacts are wanted, and how.
+	domains := map[string]bool{}
+	for _, d := range cfg.FilterEmailDomains {
+		domains[strings.ToLower(strings.TrimSpace(d))] = true
+	}
+	allowed := func(a string) bool { return len(domains) == 0 || domains[addressDomain(a)] }
+	ids := sortedKeys(view)
+	users := map[string]*User{}
+	groups := map[string]*Group{}
+	skip := func(id string, rec *Record, reason string) {
+		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
+	}
+	for _, id := range ids {
+		rec := view[id]
+		switch rec.Kind {
+		case KindUser, KindContact:
+			if rec.Kind == KindContact && !cfg.IncludeContacts {
+				continue
+			}
+			if rec.Email == "" {
+				reason := "no usable email address (proxyAddresses SMTP: or mail)"
+				if len(rec.Problems) > 0 {
+					reason += ": " + strings.Join(rec.Problems, "; ")
+				}
+				skip(id, rec, reason)
+				continue
+			}
+			if !allowed(rec.Email) {
+				skip(id, rec, fmt.Sprintf("primary address domain %s is not in FilterEmailDomains", addressDomain(rec.Email)))
+				continue
+			}
+			u := &User{ID: id, DN: rec.DN, Email: rec.Email, DisplayName: rec.DisplayName,
+				Contact: rec.Kind == KindContact, Attributes: rec.Attributes}
+			for _, a := range rec.Aliases {
+				if allowed(a) {
+					u.Aliases = append(u.Aliases, a)
+				}
+			}
+			if rec.Kind == KindUser && cfg.AcknowledgeDisabledAccounts {
+				u.Disabled = rec.Disabled
+			}
+			users[id] = u
+		case KindGroup:
+			g := &Group{ID: id, DN: rec.DN, Name: rec.DisplayName}
+			if rec.Email != "" && allowed(rec.Email) {
+				g.Email = rec.Email
+			}
+			groups[id] = g
+		}
+	}
+
+	// 3. Duplicate addresses: every object claiming an address another
+	// object also claims is held (left as the target has it) and reported.
+	claims := map[string][]string{}
+	claim := func(id, a string) {
+		for _, c := range claims[a] {
+			if c == id {
+				return
+			}
+		}
+		claims[a] = append(claims[a], id)
+	}
+	for _, id := range ids {
+		if u := users[id]; u != nil {
+			claim(id, u.Email)
+			for _, a := range u.Aliases {
+				claim(id, a)
+			}
+		} else if g := groups[id]; g != nil && g.Email != "" {
+			claim(id, g.Email)
+		}
+	}
+	held := map[string]bool{}
+	heldReason := map[string][]string{}
+	for _, a := range sortedKeys(claims) {
+		c := claims[a]
+		if len(c) < 2 {
+			continue
+		}
+		dns := make([]string, len(c))
+		for i, id := range c {
+			held[id] = true
+			dns[i] = view[id].DN
+		}
+		out.warnings = append(out.warnings, fmt.Sprintf("address %s is on %d objects (%s); none of them was changed", a, len(c), strings.Join(dns, "; ")))
+		for _, id := range c {
+			var others []string
+			for _, o := range c {
+				if o != id {
+					others = append(others, view[o].DN)
+				}
+			}
+			heldReason[id] = append(heldReason[id], fmt.Sprintf("duplicate address %s (also on %s)", a, strings.Join(others, "; ")))
+		}
+	}
+	for _, id := range sortedKeys(held) {
+		skip(id, view[id], strings.Join(heldReason[id], "; "))
+		delete(users, id)
+		if g := groups[id]; g != nil {
+			// A group keeps syncing its members; only its address is held.
+			g.Email = ""
+			if o := prev.Objects[id]; o != nil && o.Source != nil {
+				g.Email = o.Source.Email // unchanged from what was applied
+				if !allowed(g.Email) {
+					g.Email = ""
+				}
+			}
+		}
+	}
+
+	// 4. Membership: members are the users linked after this run.
+	applied := func(id string) (fp string, disabled bool, kind string) {
+		o := prev.Objects[id]
+		if o != nil {
+			fp, disabled, kind = o.Applied, o.AppliedDisabled, o.AppliedKind
+		}
+		if snapshot != nil && kind != KindGroup {
+			su, ok := snapshot[id]
+			switch {
+			case !ok:
+				return "", false, ""
+			case fp == "":
+				k := KindUser
+				if su.Contact {
+					k = KindContact
+				}
+				return userFingerprint(su), su.Disabled, k
+			}
+		}
+		return fp, disabled, kind
+	}
+	linked := func(id string) bool {
+		if users[id] != nil {
+			return true
+		}
+		if held[id] {
+			fp, _, kind := applied(id)
+			return fp != "" && kind != KindGroup
+		}
+		return false
+	}
+	userGroups := map[string][]string{}
+	for _, id := range ids {
+		g := groups[id]
+		if g == nil {
+			continue
+		}
+		for _, m := range view[id].Members {
+			if linked(m) {
+				g.Members = append(g.Members, m)
+				userGroups[m] = append(userGroups[m], id)
+			}
+		}
+		sort.Strings(g.Members)
+	}
+
+	// 5. Diff against what the target holds.
+	next := State{Version: StateVersion, Watermark: res.watermark, Objects: make(map[string]*ObjectState, len(view))}
+	for _, id := range ids {
+		next.Objects[id] = &ObjectState{Source: view[id]}
+	}
+	keepApplied := func(id string) {
+		fp, dis, kind := applied(id)
+		if fp == "" {
+			return
+		}
+		o := next.Objects[id]
+		if o == nil {
+			o = &ObjectState{}
+			next.Objects[id] = o
+		}
+		o.Applied, o.AppliedDisabled, o.AppliedKind = fp, dis, kind
+	}
+	for _, id := range ids {
+		if u := users[id]; u != nil {
+			u.Groups = userGroups[id]
+			fp := userFingerprint(*u)
+			kind := KindUser
+			if u.Contact {
+				kind = KindContact
+			}
+			o := next.Objects[id]
+			o.Applied, o.AppliedDisabled, o.AppliedKind = fp, u.Disabled, kind
+			pfp, pdis, pkind := applied(id)
+			c := Change{ID: id, DN: u.DN, User: u}
+			switch {
+			case pfp == "" || pkind == KindGroup:
+				c.Op = OpAdd
+			case pfp == fp:
+				continue
+			case u.Disabled && !pdis:
+				c.Op = OpDisable
+				plain := *u
+				plain.Disabled = false
+				c.viaDisable = userFingerprint(plain) == pfp
+			case !u.Disabled && pdis:
+				c.Op = OpEnable
+			default:
+				c.Op = OpUpdate
+			}
+			out.changes = append(out.changes, c)
+			continue
+		}
+		if g := groups[id]; g != nil {
+			fp := groupFingerprint(*g)
+			o := next.Objects[id]
+			o.Applied, o.AppliedKind = fp, KindGroup
+			pfp, _, _ := applied(id)
+			switch pfp {
+			case fp:
+			case "":
+				out.changes = append(out.changes, Change{Op: OpAddGroup, ID: id, DN: g.DN, Group: g})
+			default:
+				out.changes = append(out.changes, Change{Op: OpUpdateGroup, ID: id, DN: g.DN, Group: g})
+			}
+			continue
+		}
+		if held[id] {
+			keepApplied(id)
+		}
+	}
+	// Group upserts after user upserts, so members exist first.
+	sort.SliceStable(out.changes, func(i, j int) bool {
+		return out.changes[i].Group == nil && out.changes[j].Group != nil
+	})
+
+	// 6. Removals: objects the target holds linked that are no longer
+	// wanted (deleted, moved out, filtered out, lost their address).
+	var removeIDs []string
+	for id := range prev.Objects {
+		if users[id] != nil || groups[id] != nil || held[id] {
+			continue
+		}
+		if fp, _, _ := applied(id); fp != "" {
+			removeIDs = append(removeIDs, id)
+		}
+	}
+	sort.Strings(removeIDs)
+	for _, id := range removeIDs {
+		_, _, kind := applied(id)
+		dn := ""
+		if o := prev.Objects[id]; o != nil && o.Source != nil {
+			dn = o.Source.DN
+		}
+		c := Change{ID: id, DN: dn}
+		switch {
+		case kind == KindGroup:
+			c.Op = OpDeleteGroup
+		case cfg.DeleteUsers:
+			c.Op = OpDelete
+		default:
+			c.Op = OpUnlink
+		}
+		out.removals = append(out.removals, c)
+	}
+	// Group deletions last.
+	sort.SliceStable(out.removals, func(i, j int) bool {
+		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
+	})
+	if len(out.removals) > cfg.MaxSyncDeletions {
+		out.withheld = true
+		for _, c := range out.removals {
+			keepApplied(c.ID)
+		}
+		out.warnings = append(out.warnings, fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
+	}
+	out.next = next
+	return out
+}
+
+// resolveMembers turns group member DNs into IDs where the view holds an
+// object with that DN. Records are replaced, never modified, because the
+// previous state shares them.
+func resolveMembers(view map[string]*Record) {
+	var index map[string]string
+	for id, rec := range view {
+		if rec.Kind != KindGroup || len(rec.MemberDNs) == 0 {
+			continue
+		}
+		if index == nil {
+			index = make(map[string]string, len(view))
+			for oid, o := range view {
+				index[normDN(o.DN)] = oid
+			}
+		}
+		c := *rec
+		c.MemberDNs = nil
+		seen := map[string]bool{}
+		c.Members = nil
+		for _, m := range rec.Members {
+			if !seen[m] {
+				seen[m] = true
+				c.Members = append(c.Members, m)
+			}
+		}
+		for _, dn := range rec.MemberDNs {
+			if mid, ok := index[normDN(dn)]; ok {
+				if !seen[mid] {
+					seen[mid] = true
+					c.Members = append(c.Members, mid)
+				}
+				continue
+			}
+			c.MemberDNs = append(c.MemberDNs, dn)
+		}
+		sort.Strings(c.Members)
+		view[id] = &c
+	}
+}
+
+// userFingerprint identifies what the target holds for a user. Groups are
+// left out: membership travels with the groups.
+func userFingerprint(u User) string {
+	u.Groups = nil
+	if len(u.Aliases) == 0 {
+		u.Aliases = nil
+	}
+	if len(u.Attributes) == 0 {
+		u.Attributes = nil
+	}
+	return fingerprint(u)
+}
+
+func groupFingerprint(g Group) string {
+	if len(g.Members) == 0 {
+		g.Members = nil
+	}
+	return fingerprint(g)
+}
+
+func fingerprint(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // User and Group hold only JSON-safe values
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for id := range m {
+		k = append(k, id)
+	}
+	sort.Strings(k)
+	return k
+}

@@ -1,0 +1,80 @@
+package ldapsync
+
+import "time"
+
+// SyncMode says whether a run read the whole directory or only its changes.
+type SyncMode string
+
+// Sync modes.
+const (
+	SyncFull        SyncMode = "full"
+	SyncIncremental SyncMode = "incremental"
+)
+
+// Skip names a directory object that was not synchronised, and why.
+type Skip struct {
+	ID     string `json:"id"`
+	DN     string `json:"dn"`
+	Reason string `json:"reason"`
+}
+
+// Report describes one run of [Syncer.Run]. The lists hold object IDs.
+type Report struct {
+	Mode     SyncMode      `json:"mode"`
+	Host     string        `json:"host"` // the directory host that served the run
+	Duration time.Duration `json:"duration"`
+
+	Added    []string `json:"added,omitempty"`    // users, contacts and groups new to the target (or linked again)
+	Updated  []string `json:"updated,omitempty"`  // changed attributes, addresses or members
+	Disabled []string `json:"disabled,omitempty"` // users newly disabled
+	Enabled  []string `json:"enabled,omitempty"`  // users enabled again
+	Unlinked []string `json:"unlinked,omitempty"` // removals kept as "created by message in transit"
+	Deleted  []string `json:"deleted,omitempty"`  // removals deleted (and removed groups)
+
+	Skipped  []Skip   `json:"skipped,omitempty"`  // objects in the directory that were not synchronised
+	Withheld []string `json:"withheld,omitempty"` // removals not applied (deletion limit)
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ChangeOp is one kind of target write.
+type ChangeOp string
+
+// Target writes, in the order a run applies them.
+const (
+	OpAdd         ChangeOp = "add"     // Upsert of an object the target does not hold linked
+	OpUpdate      ChangeOp = "update"  // Upsert of a changed object
+	OpEnable      ChangeOp = "enable"  // Upsert of a user whose disabled bit cleared
+	OpDisable     ChangeOp = "disable" // Disable (or Upsert when other fields changed too)
+	OpAddGroup    ChangeOp = "add group"
+	OpUpdateGroup ChangeOp = "update group"
+	OpUnlink      ChangeOp = "unlink"
+	OpDelete      ChangeOp = "delete"
+	OpDeleteGroup ChangeOp = "delete group"
+)
+
+// Change is one planned target write.
+type Change struct {
+	Op    ChangeOp `json:"op"`
+	ID    string   `json:"id"`
+	DN    string   `json:"dn,omitempty"`
+	User  *User    `json:"user,omitempty"`  // for user and contact writes
+	Group *Group   `json:"group,omitempty"` // for group writes
+
+	viaDisable bool // OpDisable of a user whose only change is the disabled bit
+}
+
+// IsRemoval reports whether the change removes an object from the target.
+func (c Change) IsRemoval() bool {
+	return c.Op == OpUnlink || c.Op == OpDelete || c.Op == OpDeleteGroup
+}
+
+// Plan is what a run would do, computed by [Syncer.Plan] without writing
+// to the target or the state store.
+type Plan struct {
+	Mode     SyncMode `json:"mode"`
+	Host     string   `json:"host"`
+	Changes  []Change `json:"changes,omitempty"`  // the writes a run would apply, in order
+	Withheld []Change `json:"withheld,omitempty"` // removals over MaxSyncDeletions, not applied
+	Skipped  []Skip   `json:"skipped,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}

@@ -1,0 +1,267 @@
+package ldapsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// StateVersion is the version of the [State] layout this package writes.
+const StateVersion = 1
+
+// State is what a [Syncer] remembers between runs: the directory watermark
+// and, per object, the record last read and a fingerprint of what the
+// target holds. Treat it as opaque; a [StateStore] persists it (JSON is the
+// intended encoding).
+type State struct {
+	Version   int                     `json:"version"`
+	Watermark Watermark               `json:"watermark"`
+	Objects   map[string]*ObjectState `json:"objects,omitempty"` // by object ID
+}
+
+// Watermark marks how far the directory has been read.
+type Watermark struct {
+	Source       string `json:"source,omitempty"`        // change source that wrote it, e.g. "usn", "timestamp"
+	Scope        string `json:"scope,omitempty"`         // fingerprint of what was read (root DN, object kinds)
+	USN          int64  `json:"usn,omitempty"`           // Active Directory: highestCommittedUSN read before the search
+	ServiceName  string `json:"dsServiceName,omitempty"` // the domain controller the USN belongs to
+	InvocationID string `json:"invocationId,omitempty"`  // its database instance
+	Timestamp    string `json:"timestamp,omitempty"`     // generic LDAP: greatest modifyTimestamp seen
+	Cookie       []byte `json:"cookie,omitempty"`        // cookie-based sources (DirSync, content sync)
+}
+
+// ObjectState is one object as the last run left it.
+type ObjectState struct {
+	// Source is the directory record last read; nil when the object has
+	// left the directory but its removal was withheld.
+	Source *Record `json:"source,omitempty"`
+	// Applied is the fingerprint of what the target holds linked for the
+	// object; "" when the target holds nothing linked.
+	Applied string `json:"applied,omitempty"`
+	// AppliedKind is the kind that was applied ("user", "contact", "group").
+	AppliedKind string `json:"appliedKind,omitempty"`
+	// AppliedDisabled says whether the applied user is disabled.
+	AppliedDisabled bool `json:"appliedDisabled,omitempty"`
+}
+
+// Record is a directory object as read, before policies are applied.
+type Record struct {
+	Kind        string              `json:"kind"` // "user", "contact", "group"
+	DN          string              `json:"dn"`
+	Email       string              `json:"email,omitempty"`
+	Aliases     []string            `json:"aliases,omitempty"`
+	Problems    []string            `json:"problems,omitempty"` // unusable address values
+	DisplayName string              `json:"displayName,omitempty"`
+	Disabled    bool                `json:"disabled,omitempty"` // userAccountControl & 0x2
+	Attributes  map[string][]string `json:"attributes,omitempty"`
+	Members     []string            `json:"members,omitempty"`   // groups: member IDs resolved
+	MemberDNs   []string            `json:"memberDNs,omitempty"` // groups: member DNs not (yet) resolved
+
+	rawProxy []string // during a read: proxyAddresses, for range retrieval
+	rawMail  string
+}
+
+// Record kinds.
+const (
+	KindUser    = "user"
+	KindContact = "contact"
+	KindGroup   = "group"
+)
+
+func (s *State) clone() State {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // State holds only JSON-safe values
+	}
+	var c State
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// check validates a loaded state.
+func (s *State) check() error {
+	if s.Version != StateVersion {
+		return fmt.Errorf("version %d is not supported (want %d)", s.Version, StateVersion)
+	}
+	for id, o := range s.Objects {
+		if id == "" {
+			return errors.New("objects: empty object ID")
+		}
+		if o == nil {
+			return fmt.Errorf("objects[%s]: null entry", id)
+		}
+		if o.Source == nil && o.Applied == "" {
+			return fmt.Errorf("objects[%s]: neither source nor applied", id)
+		}
+		if o.Source != nil {
+			switch o.Source.Kind {
+			case KindUser, KindContact, KindGroup:
+			default:
+				return fmt.Errorf("objects[%s].source.kind: unknown kind %q", id, o.Source.Kind)
+			}
+		}
+	}
+	return nil
+}
+
+// StateStore persists [State] between runs.
+type StateStore interface {
+	// Load returns the saved state, or the zero State when nothing was
+	// saved yet. A state that exists but cannot be read is an error: a
+	// silent fresh start would look like every object was new.
+	Load(ctx context.Context) (State, error)
+	// Save replaces the saved state. It must be atomic: after a crash,
+	// Load returns either the old or the new state.
+	Save(ctx context.Context, s State) error
+}
+
+// MemoryStore is a [StateStore] in memory, safe for concurrent use.
+type MemoryStore struct {
+	mu    sync.Mutex
+	state []byte
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// Load returns a copy of the saved state.
+func (m *MemoryStore) Load(ctx context.Context) (State, error) {
+	if err := ctx.Err(); err != nil {
+		return State{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == nil {
+		return State{}, nil
+	}
+	return decodeState(m.state, "")
+}
+
+// Save stores a copy of s.
+func (m *MemoryStore) Save(ctx context.Context, s State) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return &StateError{Op: "save", Err: err}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state = b
+	return nil
+}
+
+// FileStore is a [StateStore] in a JSON file, written atomically.
+type FileStore struct {
+	path string
+	mu   sync.Mutex
+}
+
+// NewFileStore returns a store that keeps the state in the file at path.
+// The directory must exist. A missing file means no state yet; an empty,
+// truncated or otherwise unreadable file is an error wrapping [ErrState].
+func NewFileStore(path string) *FileStore { return &FileStore{path: path} }
+
+// Path returns the state file's path.
+func (f *FileStore) Path() string { return f.path }
+
+// Load reads the state file.
+func (f *FileStore) Load(ctx context.Context) (State, error) {
+	if err := ctx.Err(); err != nil {
+		return State{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, &StateError{Path: f.path, Op: "load", Err: err}
+	}
+	return decodeState(b, f.path)
+}
+
+func decodeState(b []byte, path string) (State, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("file is empty (truncated?); refusing to start over")}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s State
+	if err := dec.Decode(&s); err != nil {
+		return State{}, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w; refusing to start over", err)}
+	}
+	if dec.More() {
+		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("corrupt state: data after the JSON document")}
+	}
+	if err := s.check(); err != nil {
+		return State{}, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w", err)}
+	}
+	return s, nil
+}
+
+// Save writes the state to a temporary file in the same directory, syncs
+// it, renames it over the state file and syncs the directory.
+func (f *FileStore) Save(ctx context.Context, s State) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return &StateError{Path: f.path, Op: "save", Err: err}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := writeAtomic(f.path, b); err != nil {
+		return &StateError{Path: f.path, Op: "save", Err: err}
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

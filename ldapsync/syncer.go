@@ -1,0 +1,262 @@
+package ldapsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Option configures a [Syncer].
+type Option func(*syncOptions)
+
+type syncOptions struct {
+	now    func() time.Time
+	logger *slog.Logger
+	dial   Dialer
+}
+
+// WithNow sets the clock used for Report.Duration and certificate validity
+// (default time.Now).
+func WithNow(now func() time.Time) Option { return func(o *syncOptions) { o.now = now } }
+
+// WithLogger reports the progress of long runs (pages read, changes
+// applied) at debug and info level. Results and errors are never only
+// logged: they are in the [Report] and the returned error.
+func WithLogger(l *slog.Logger) Option { return func(o *syncOptions) { o.logger = l } }
+
+// WithDialer replaces the TCP dialer, e.g. to go through a proxy or a
+// test fault injector. Host name resolution is then the dialer's job.
+func WithDialer(d Dialer) Option { return func(o *syncOptions) { o.dial = d } }
+
+// Syncer synchronises one directory into a [Target]. Runs of one Syncer
+// are serialised; use one Syncer (and one state store) per integration.
+type Syncer struct {
+	cfg    Config
+	target Target
+	store  StateStore
+	opts   syncOptions
+	mu     sync.Mutex
+}
+
+// NewSyncer validates cfg and returns a Syncer writing to target and
+// keeping its state in store.
+func NewSyncer(cfg Config, target Target, store StateStore, opts ...Option) (*Syncer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if target == nil {
+		return nil, fmt.Errorf("%w: target: nil", ErrInvalidConfig)
+	}
+	if store == nil {
+		return nil, fmt.Errorf("%w: state store: nil", ErrInvalidConfig)
+	}
+	s := &Syncer{cfg: cfg.WithDefaults(), target: target, store: store}
+	for _, o := range opts {
+		if o != nil {
+			o(&s.opts)
+		}
+	}
+	if s.opts.now == nil {
+		s.opts.now = time.Now
+	}
+	return s, nil
+}
+
+// Config returns the configuration in use, with defaults applied.
+func (s *Syncer) Config() Config { return s.cfg }
+
+func (s *Syncer) log(ctx context.Context, msg string, attrs ...slog.Attr) {
+	if s.opts.logger != nil {
+		s.opts.logger.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
+	}
+}
+
+// prepared is a computed run, ready to apply.
+type prepared struct {
+	host string
+	out  *outcome
+}
+
+// prepare loads the state, reads the directory and computes the changes.
+// Nothing is written.
+func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
+	prev, err := s.store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prev.Version != 0 && prev.Version != StateVersion {
+		return nil, &StateError{Op: "load", Err: fmt.Errorf("version %d is not supported", prev.Version)}
+	}
+	sess, err := connect(ctx, s.cfg, connectOptions{dial: s.opts.dial, resolve: s.opts.dial == nil, bind: true, now: s.opts.now})
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	s.log(ctx, "ldapsync: connected", slog.String("host", sess.host))
+
+	info, err := readRootDSE(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	r := newReader(sess, s.cfg, info, s.opts.logger)
+	src := chooseSource(info)
+	res, err := src.read(ctx, r, prev.Watermark)
+	if err != nil {
+		return nil, err
+	}
+	if info.globalCatalog {
+		res.warnings = append(res.warnings, "connected to a Global Catalog port: group members from other domains are not available there")
+	}
+	s.log(ctx, "ldapsync: directory read", slog.Bool("full", res.full), slog.Int("objects", len(res.records)))
+	var snapshot map[string]User
+	if res.full {
+		snapshot, err = s.target.Snapshot(ctx)
+		if err != nil {
+			return nil, &TargetError{Op: "snapshot", Err: err}
+		}
+	}
+	out := compute(s.cfg, prev, res, snapshot)
+	return &prepared{host: sess.host, out: out}, nil
+}
+
+// Plan reads the directory and returns what [Syncer.Run] would do, without
+// writing to the target or the state store. When the removals exceed
+// MaxSyncDeletions, the plan lists them as withheld and the error wraps
+// [ErrDeletionLimit], as Run's would.
+func (s *Syncer) Plan(ctx context.Context) (*Plan, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := p.out
+	plan := &Plan{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}
+	plan.Changes = append(plan.Changes, out.changes...)
+	if out.withheld {
+		plan.Withheld = out.removals
+		return plan, &DeletionLimitError{Planned: len(out.removals), Limit: s.cfg.MaxSyncDeletions}
+	}
+	plan.Changes = append(plan.Changes, out.removals...)
+	return plan, nil
+}
+
+func modeOf(o *outcome) SyncMode {
+	if o.full {
+		return SyncFull
+	}
+	return SyncIncremental
+}
+
+// Run synchronises the directory into the target: it reads the directory
+// (everything on the first run, otherwise the changes since the stored
+// watermark), applies the policies, writes the changes to the target and
+// then saves the state.
+//
+// A failed or incomplete read writes nothing. A target write that fails
+// stops the run without saving the state, so the next run repeats the
+// writes (targets are idempotent). When removals exceed MaxSyncDeletions
+// none is applied, everything else is, the state is saved, and the error
+// wraps [ErrDeletionLimit]. The report describes what was applied, also
+// when an error is returned after writes began.
+func (s *Syncer) Run(ctx context.Context) (*Report, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := s.opts.now()
+	p, err := s.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := p.out
+	rep := &Report{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}
+	if out.full && out.fullReason != "" {
+		rep.Warnings = append([]string{"full read: " + out.fullReason}, rep.Warnings...)
+	}
+	finish := func() { rep.Duration = s.opts.now().Sub(start) }
+
+	writes := append([]Change(nil), out.changes...)
+	if out.withheld {
+		for _, c := range out.removals {
+			rep.Withheld = append(rep.Withheld, c.ID)
+		}
+	} else {
+		writes = append(writes, out.removals...)
+	}
+	for i, c := range writes {
+		if err := ctx.Err(); err != nil {
+			finish()
+			return rep, err
+		}
+		if err := s.apply(ctx, c); err != nil {
+			finish()
+			return rep, err
+		}
+		record(rep, c)
+		if (i+1)%1000 == 0 {
+			s.log(ctx, "ldapsync: applying", slog.Int("done", i+1), slog.Int("total", len(writes)))
+		}
+	}
+	if err := s.store.Save(ctx, out.next); err != nil {
+		finish()
+		return rep, err
+	}
+	finish()
+	s.log(ctx, "ldapsync: run complete", slog.String("mode", string(rep.Mode)), slog.Int("writes", len(writes)))
+	if out.withheld {
+		return rep, &DeletionLimitError{Planned: len(out.removals), Limit: s.cfg.MaxSyncDeletions}
+	}
+	return rep, nil
+}
+
+func (s *Syncer) apply(ctx context.Context, c Change) error {
+	var err error
+	op := string(c.Op)
+	switch c.Op {
+	case OpAdd, OpUpdate, OpEnable:
+		op = "upsert"
+		err = s.target.Upsert(ctx, c.User.clone())
+	case OpDisable:
+		if c.viaDisable {
+			op = "disable"
+			err = s.target.Disable(ctx, c.ID)
+		} else {
+			op = "upsert"
+			err = s.target.Upsert(ctx, c.User.clone())
+		}
+	case OpAddGroup, OpUpdateGroup:
+		op = "upsert group"
+		err = s.target.UpsertGroup(ctx, c.Group.clone())
+	case OpUnlink:
+		err = s.target.Unlink(ctx, c.ID)
+	case OpDelete:
+		err = s.target.Delete(ctx, c.ID)
+	case OpDeleteGroup:
+		err = s.target.DeleteGroup(ctx, c.ID)
+	default:
+		err = errors.New("unknown change")
+	}
+	if err != nil {
+		return &TargetError{Op: op, ID: c.ID, Err: err}
+	}
+	return nil
+}
+
+func record(r *Report, c Change) {
+	switch c.Op {
+	case OpAdd, OpAddGroup:
+		r.Added = append(r.Added, c.ID)
+	case OpUpdate, OpUpdateGroup:
+		r.Updated = append(r.Updated, c.ID)
+	case OpDisable:
+		r.Disabled = append(r.Disabled, c.ID)
+	case OpEnable:
+		r.Enabled = append(r.Enabled, c.ID)
+	case OpUnlink:
+		r.Unlinked = append(r.Unlinked, c.ID)
+	case OpDelete, OpDeleteGroup:
+		r.Deleted = append(r.Deleted, c.ID)
+	}
+}
