@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -86,7 +87,8 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 	}
 
 	if el.Parent() != nil {
-		xdetach(el)
+		all, keep := c14nScope(signedInfo, refs[0])
+		xdetach(el, all, keep)
 	}
 	vc := dsig.NewDefaultValidationContext(sp.certStore)
 	vc.Clock = dsig.NewFakeClockAt(now)
@@ -112,6 +114,41 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 	return verified, nil
 }
 
+// c14nScope reports whether the canonicalizations named by signedInfo
+// and ref need every in-scope namespace declaration (inclusive
+// canonicalization, or anything unknown) and, if not, the prefixes their
+// InclusiveNamespaces PrefixLists name.
+func c14nScope(signedInfo, ref *etree.Element) (all bool, keep []string) {
+	var methods []*etree.Element
+	if cm, _ := xchild(signedInfo, NamespaceXMLDSig, "CanonicalizationMethod", ""); cm != nil {
+		methods = append(methods, cm)
+	}
+	if ts, _ := xchild(ref, NamespaceXMLDSig, "Transforms", ""); ts != nil {
+		methods = append(methods, xchildren(ts, NamespaceXMLDSig, "Transform")...)
+	}
+	for _, m := range methods {
+		alg, _ := xattr(m, "Algorithm")
+		switch dsig.AlgorithmID(alg) {
+		case dsig.EnvelopedSignatureAltorithmId:
+		case dsig.CanonicalXML10ExclusiveAlgorithmId, dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId:
+			for _, c := range m.ChildElements() {
+				if c.Tag == "InclusiveNamespaces" {
+					pl, _ := xattr(c, "PrefixList")
+					for _, p := range strings.Fields(pl) {
+						if p == "#default" {
+							p = ""
+						}
+						keep = append(keep, p)
+					}
+				}
+			}
+		default:
+			return true, nil
+		}
+	}
+	return false, keep
+}
+
 // decryptAssertion decrypts an EncryptedAssertion with the SP's key and
 // parses the plaintext with the same bounds as the response.
 func (sp *ServiceProvider) decryptAssertion(enc *etree.Element) (*etree.Element, error) {
@@ -120,7 +157,7 @@ func (sp *ServiceProvider) decryptAssertion(enc *etree.Element) (*etree.Element,
 		return nil, verr(ErrMalformed, path, "the SP has no decryption key (Config.EncryptionKey)")
 	}
 	if enc.Parent() != nil {
-		xdetach(enc)
+		xdetach(enc, true, nil)
 	}
 	doc := etree.NewDocument()
 	doc.SetRoot(enc.Copy())

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/beevik/etree"
 )
@@ -39,7 +41,9 @@ func decodeResponse(encoded string, maxBytes int) ([]byte, error) {
 		return nil, verr(ErrMalformed, "SAMLResponse", "empty")
 	}
 	raw := make([]byte, base64.StdEncoding.DecodedLen(len(encoded)))
-	n, err := base64.StdEncoding.Decode(raw, []byte(encoded))
+	// Decode reads the string's bytes in place instead of copying them;
+	// it never writes to its source.
+	n, err := base64.StdEncoding.Decode(raw, unsafe.Slice(unsafe.StringData(encoded), len(encoded)))
 	if err != nil {
 		return nil, &VerifyError{Element: "SAMLResponse", Reason: "not valid base64", Err: ErrMalformed, Cause: err}
 	}
@@ -178,11 +182,18 @@ func xtime(v, path string) (time.Time, error) {
 	return t, nil
 }
 
-// xdetach makes el self-contained by declaring on it every namespace
-// prefix in scope from its ancestors that it does not declare itself. The
-// element keeps its meaning in place; cut out, it reads and canonicalizes
-// the same.
-func xdetach(el *etree.Element) {
+// xdetach makes el self-contained by declaring on it the namespace
+// prefixes in scope from its ancestors that it does not declare itself.
+// With all set, every in-scope prefix is declared (as inclusive
+// canonicalization needs); otherwise only the prefixes used by el and its
+// descendants, plus keep, which is all exclusive canonicalization renders.
+// Either way the element keeps its meaning: cut out, it reads and
+// canonicalizes as it did in place.
+func xdetach(el *etree.Element, all bool, keep []string) {
+	var used []string
+	if !all {
+		used = xusedPrefixes(el, append(used, keep...))
+	}
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		for _, a := range p.Attr {
 			var prefix string
@@ -194,6 +205,9 @@ func xdetach(el *etree.Element) {
 			default:
 				continue
 			}
+			if !all && !slices.Contains(used, prefix) {
+				continue
+			}
 			if !xdeclares(el, prefix) {
 				if prefix == "" {
 					el.Attr = append(el.Attr, etree.Attr{Key: "xmlns", Value: a.Value})
@@ -203,6 +217,25 @@ func xdetach(el *etree.Element) {
 			}
 		}
 	}
+}
+
+// xusedPrefixes appends to dst the namespace prefixes of el and its
+// descendants' element and attribute names ("" for unprefixed elements).
+func xusedPrefixes(el *etree.Element, dst []string) []string {
+	if !slices.Contains(dst, el.Space) {
+		dst = append(dst, el.Space)
+	}
+	for _, a := range el.Attr {
+		if a.Space != "" && a.Space != "xmlns" && !slices.Contains(dst, a.Space) {
+			dst = append(dst, a.Space)
+		}
+	}
+	for _, t := range el.Child {
+		if c, ok := t.(*etree.Element); ok {
+			dst = xusedPrefixes(c, dst)
+		}
+	}
+	return dst
 }
 
 func xdeclares(el *etree.Element, prefix string) bool {
