@@ -51,10 +51,11 @@ func (s *session) Close() {
 
 // connectOptions tune one connection attempt.
 type connectOptions struct {
-	dial    Dialer
-	resolve bool // look the host name up first (the hostname step)
-	bind    bool
-	now     func() time.Time
+	dial     Dialer
+	resolve  bool // look the host name up first (the hostname step)
+	bind     bool
+	now      func() time.Time
+	resolver *net.Resolver // nil: net.DefaultResolver
 }
 
 // connect opens a bound session to the primary host, or to the alternate
@@ -98,7 +99,11 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 	}
 	if o.resolve && net.ParseIP(host) == nil {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
-		addrs, err := net.DefaultResolver.LookupHost(rctx, host)
+		res := o.resolver
+		if res == nil {
+			res = net.DefaultResolver
+		}
+		addrs, err := res.LookupHost(rctx, host)
 		cancel()
 		if err != nil {
 			return nil, fail(StepHostname, ErrConnect, err)
@@ -109,7 +114,7 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 	}
 	dial := o.dial
 	if dial == nil {
-		d := &net.Dialer{Timeout: timeout}
+		d := &net.Dialer{Timeout: timeout, Resolver: o.resolver}
 		dial = d.DialContext
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(cfg.port()))

@@ -45,9 +45,15 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		view[id] = rec
 	}
 	if res.present != nil {
-		for id := range view {
-			if !res.present[id] {
+		for id, rec := range view {
+			dn, ok := res.present[id]
+			switch {
+			case !ok:
 				delete(view, id)
+			case dn != rec.DN:
+				c := *rec
+				c.DN = dn
+				view[id] = &c
 			}
 		}
 	}

@@ -95,9 +95,11 @@ type readResult struct {
 	// records holds the objects read, by ID: every object on a full read,
 	// the changed ones otherwise.
 	records map[string]*Record
-	// present, when not nil, holds every ID in scope; objects of the
-	// previous view that are absent have left the scope.
-	present map[string]bool
+	// present, when not nil, holds every ID in scope with its current DN;
+	// objects of the previous view that are absent have left the scope.
+	// (Objects under a renamed or moved OU get a new DN without a new
+	// uSNChanged; the DN here catches that.)
+	present map[string]string
 	// deleted lists IDs a source saw leave the scope (tombstones, content
 	// sync deletes).
 	deleted   []string
@@ -450,18 +452,19 @@ func firstOf(e *ldap.Entry, names ...string) string {
 	return ""
 }
 
-// enumerate returns every ID in scope, reading only the ID attribute.
-func (r *reader) enumerate(ctx context.Context) (map[string]bool, error) {
-	ids := map[string]bool{}
+// enumerate returns every ID in scope with its DN, reading only the ID
+// attribute.
+func (r *reader) enumerate(ctx context.Context) (map[string]string, error) {
+	ids := map[string]string{}
 	_, err := r.search(ctx, "enumerate object IDs", r.scope, []string{r.idAttr}, func(e *ldap.Entry) error {
 		if r.idAttr == "objectGUID" {
 			if g, err := formatGUID(e.GetRawAttributeValue("objectGUID")); err == nil {
-				ids[g] = true
+				ids[g] = e.DN
 			}
 			return nil
 		}
 		if v := strings.ToLower(strings.TrimSpace(e.GetAttributeValue(r.idAttr))); v != "" {
-			ids[v] = true
+			ids[v] = e.DN
 		}
 		return nil
 	})

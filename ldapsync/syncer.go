@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 )
@@ -13,9 +14,10 @@ import (
 type Option func(*syncOptions)
 
 type syncOptions struct {
-	now    func() time.Time
-	logger *slog.Logger
-	dial   Dialer
+	now      func() time.Time
+	logger   *slog.Logger
+	dial     Dialer
+	resolver *net.Resolver
 }
 
 // WithNow sets the clock used for Report.Duration and certificate validity
@@ -30,6 +32,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *syncOptions) { o.logger 
 // WithDialer replaces the TCP dialer, e.g. to go through a proxy or a
 // test fault injector. Host name resolution is then the dialer's job.
 func WithDialer(d Dialer) Option { return func(o *syncOptions) { o.dial = d } }
+
+// WithResolver sets the resolver for directory host names (default
+// net.DefaultResolver).
+func WithResolver(r *net.Resolver) Option { return func(o *syncOptions) { o.resolver = r } }
 
 // Syncer synchronises one directory into a [Target]. Runs of one Syncer
 // are serialised; use one Syncer (and one state store) per integration.
@@ -90,7 +96,7 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	if prev.Version != 0 && prev.Version != StateVersion {
 		return nil, &StateError{Op: "load", Err: fmt.Errorf("version %d is not supported", prev.Version)}
 	}
-	sess, err := connect(ctx, s.cfg, connectOptions{dial: s.opts.dial, resolve: s.opts.dial == nil, bind: true, now: s.opts.now})
+	sess, err := connect(ctx, s.cfg, connectOptions{dial: s.opts.dial, resolve: s.opts.dial == nil, bind: true, now: s.opts.now, resolver: s.opts.resolver})
 	if err != nil {
 		return nil, err
 	}
