@@ -1,0 +1,71 @@
+// Package saml is a strict SAML 2.0 service provider for single sign-on
+// from Microsoft Entra ID, JumpCloud, Okta, ADFS, Google and any other SAML
+// 2.0 identity provider (IdP): it imports the IdP's metadata, sends
+// AuthnRequests, verifies the responses posted back and publishes the
+// service provider's own metadata.
+//
+// # Metadata import
+//
+// [ParseMetadata] reads the metadata document an IdP publishes and returns
+// an [IdPMetadata]: entity ID, single sign-on and logout [Endpoint]s, every
+// signing certificate, NameID formats, validUntil and cacheDuration. It is
+// what an administrator's "Metadata URL → Import" button runs; after it
+// every IdP field of a profile is filled.
+//
+// It accepts a single EntityDescriptor or an EntitiesDescriptor aggregate
+// (Shibboleth-style federation metadata). In an aggregate, [WithEntityID]
+// picks the IdP; an aggregate with exactly one IdP needs no choice, and one
+// with several fails with an [*EntitySelectionError] listing their entity
+// IDs. Elements are matched by namespace, never by prefix. What real IdPs
+// publish is handled as they publish it: the byte order mark and leading
+// enveloped signature of Entra ID, WS-Federation RoleDescriptors (whose keys
+// are not SAML signing keys) in Entra ID and ADFS metadata, KeyDescriptors
+// without a use attribute, certificates broken over several lines, several
+// signing certificates during a key rollover. Expired certificates are kept
+// and reported by [IdPMetadata.ExpiredCerts]; an expired validUntil is
+// [ErrMetadataExpired].
+//
+// The input is bounded before it is parsed: [WithMaxBytes] and
+// [WithMaxTokens] cap size and token count, nesting is limited to
+// [MaxMetadataDepth], and DOCTYPE or entity declarations are refused, so
+// entity-expansion payloads never reach the parser. Large aggregates are
+// scanned as a stream and only the picked EntityDescriptor is built as a
+// tree.
+//
+// [WithMetadataSigner] requires the metadata to be signed by a pinned
+// certificate; the signature is checked with goxmldsig and only the signed
+// content is used. A signed aggregate is verified as a whole.
+//
+// [FetchMetadata] downloads and parses metadata: https only unless
+// [WithInsecureHTTP], bound to its context, with a size cap, a redirect
+// limit and no https-to-http redirect, and with [WithHTTPClient] for a
+// custom transport. A [*FetchError] says which step failed (DNS, connect,
+// TLS, timeout, redirect, status, size, parse).
+//
+// [MetadataCache] keeps one IdP's metadata current for a running service:
+// it refreshes when cacheDuration says so (or after a default interval),
+// keeps serving the last good copy while the IdP is unreachable, up to its
+// validUntil, and takes its clock from [MetadataCacheConfig].Now.
+//
+// # Service provider
+//
+// A service provider is configured with a [Config] and built with
+// [NewServiceProvider].
+//
+// # Verification
+//
+// [ServiceProvider.Verify] checks a posted SAMLResponse; every check is an
+// error, never a warning.
+//
+// # Errors
+//
+// Every failure wraps one sentinel, tested with [errors.Is]: [ErrSignature],
+// [ErrIssuer], [ErrDestination], [ErrRecipient], [ErrAudience], [ErrExpired],
+// [ErrNotYetValid], [ErrInResponseTo], [ErrUnsolicited], [ErrReplay],
+// [ErrStatus], [ErrMalformed] and [ErrMetadataExpired]. Metadata import adds
+// [ErrEntityNotFound], [ErrEntityAmbiguous] and [ErrFetch]. Typed errors
+// carry the details and unwrap to those sentinels: [*MetadataError] names
+// the element and attribute at fault, [*EntitySelectionError] lists the
+// identity providers of an aggregate, and [*FetchError] gives the failed
+// stage and HTTP status.
+package saml
