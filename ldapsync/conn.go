@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +57,14 @@ type connectOptions struct {
 	bind     bool
 	now      func() time.Time
 	resolver *net.Resolver // nil: net.DefaultResolver
+	// trace, when set, hears every step that passed or was skipped.
+	trace func(step string, status StepStatus, detail string)
+}
+
+func (o connectOptions) passed(step string, status StepStatus, detail string) {
+	if o.trace != nil {
+		o.trace(step, status, detail)
+	}
 }
 
 // connect opens a bound session to the primary host, or to the alternate
@@ -111,6 +120,11 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 		if len(addrs) == 0 {
 			return nil, fail(StepHostname, ErrConnect, errors.New("no addresses"))
 		}
+		o.passed(StepHostname, Passed, fmt.Sprintf("%s resolves to %s", host, strings.Join(addrs, ", ")))
+	} else if net.ParseIP(host) != nil {
+		o.passed(StepHostname, Passed, host+" is an IP address")
+	} else {
+		o.passed(StepHostname, Skipped, "resolved by the configured dialer")
 	}
 	dial := o.dial
 	if dial == nil {
@@ -129,6 +143,7 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 		}
 		return nil, fail(step, ErrConnect, err)
 	}
+	o.passed(StepConnectivity, Passed, "TCP connection to "+addr+" established")
 
 	var verifyErr error
 	tcfg := tlsConfig(cfg, host, o.now, &verifyErr)
@@ -167,6 +182,9 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 	}
 	if st, ok := conn.TLSConnectionState(); ok {
 		s.tls = &st
+		o.passed(StepCertificate, Passed, describeTLS(st, cfg.Mode))
+	} else {
+		o.passed(StepCertificate, Skipped, "encryption is off: the bind password and directory data travel unencrypted")
 	}
 	if o.bind && cfg.BindDN != "" {
 		if err := conn.Bind(cfg.BindDN, string(cfg.BindPassword)); err != nil {
@@ -176,6 +194,9 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 			}
 			return nil, fail(StepAuthentication, ErrAuthentication, err)
 		}
+		o.passed(StepAuthentication, Passed, "bound as "+cfg.BindDN)
+	} else if o.bind {
+		o.passed(StepAuthentication, Skipped, "no bind DN: anonymous access")
 	}
 	return s, nil
 }
@@ -241,4 +262,28 @@ func checkKeySize(c *x509.Certificate) error {
 		}
 	}
 	return nil
+}
+
+// describeTLS summarises a TLS connection for the certificate step.
+func describeTLS(st tls.ConnectionState, mode TrustMode) string {
+	v := tls.VersionName(st.Version)
+	if len(st.PeerCertificates) == 0 {
+		return v
+	}
+	c := st.PeerCertificates[0]
+	key := ""
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		key = fmt.Sprintf("RSA %d bits", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		key = fmt.Sprintf("ECDSA %d bits", k.Curve.Params().BitSize)
+	default:
+		key = fmt.Sprintf("%T", k)
+	}
+	trust := "trusted (strict)"
+	if mode == ModeRelaxed {
+		trust = "not verified (relaxed), traffic encrypted"
+	}
+	return fmt.Sprintf("%s, certificate %q issued by %q, %s, valid until %s, %s",
+		v, c.Subject.String(), c.Issuer.String(), key, c.NotAfter.UTC().Format(time.RFC3339), trust)
 }
