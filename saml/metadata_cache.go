@@ -125,6 +125,18 @@ func NewMetadataCache(cfg MetadataCacheConfig) (*MetadataCache, error) {
 // [ErrMetadataExpired] and the fetch error. The result is a copy the caller
 // may keep.
 func (c *MetadataCache) Get(ctx context.Context) (*IdPMetadata, error) {
+	return c.get(ctx, false)
+}
+
+// Refresh fetches the metadata now, whatever its cache settings say (a
+// fetch already under way is waited for instead). On success the new copy
+// replaces the old one; on failure the old one stays and the error is
+// returned.
+func (c *MetadataCache) Refresh(ctx context.Context) (*IdPMetadata, error) {
+	return c.get(ctx, true)
+}
+
+func (c *MetadataCache) get(ctx context.Context, force bool) (*IdPMetadata, error) {
 	c.mu.Lock()
 	now := c.cfg.Now()
 	if wait := c.inflight; wait != nil {
@@ -140,21 +152,26 @@ func (c *MetadataCache) Get(ctx context.Context) (*IdPMetadata, error) {
 		if c.status.LastError == nil && c.md != nil {
 			return cloneMetadata(c.md), nil
 		}
+		if force {
+			return nil, c.status.LastError
+		}
 		return c.fallbackLocked(c.cfg.Now())
 	}
-	if c.md != nil && now.Before(c.status.RefreshAt) {
-		defer c.mu.Unlock()
-		return cloneMetadata(c.md), nil
-	}
-	if c.status.LastError != nil && now.Before(c.status.LastAttempt.Add(c.cfg.RetryAfter)) {
-		defer c.mu.Unlock()
-		return c.fallbackLocked(now)
+	if !force {
+		if c.md != nil && now.Before(c.status.RefreshAt) {
+			defer c.mu.Unlock()
+			return cloneMetadata(c.md), nil
+		}
+		if c.status.LastError != nil && now.Before(c.status.LastAttempt.Add(c.cfg.RetryAfter)) {
+			defer c.mu.Unlock()
+			return c.fallbackLocked(now)
+		}
 	}
 	done := make(chan struct{})
 	c.inflight = done
 	c.mu.Unlock()
 
-	md, err := c.refresh(ctx, now)
+	md, err := c.fetch(ctx, now)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -163,17 +180,14 @@ func (c *MetadataCache) Get(ctx context.Context) (*IdPMetadata, error) {
 	if err == nil {
 		return md, nil
 	}
+	if force {
+		return nil, err
+	}
 	md, ferr := c.fallbackLocked(now)
 	if ferr != nil && ctx.Err() != nil {
 		return nil, err
 	}
 	return md, ferr
-}
-
-// Refresh fetches the metadata now, whatever its cache settings say. On
-// success the new copy replaces the old one; on failure the old one stays.
-func (c *MetadataCache) Refresh(ctx context.Context) (*IdPMetadata, error) {
-	return c.refresh(ctx, c.cfg.Now())
 }
 
 // Status reports when the copy was fetched, when the next refresh is due and
@@ -184,7 +198,8 @@ func (c *MetadataCache) Status() MetadataCacheStatus {
 	return c.status
 }
 
-func (c *MetadataCache) refresh(ctx context.Context, now time.Time) (*IdPMetadata, error) {
+// fetch fetches and stores the metadata; the caller has set c.inflight.
+func (c *MetadataCache) fetch(ctx context.Context, now time.Time) (*IdPMetadata, error) {
 	md, err := FetchMetadata(ctx, c.cfg.URL, c.opts...)
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -170,6 +170,15 @@ func TestMetadataCacheDefaultRefresh(t *testing.T) {
 	_, err = c.Refresh(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int32(3), srv.hits.Load())
+
+	// A failed Refresh says so, and the copy stays.
+	srv.set(nil, http.StatusInternalServerError)
+	_, err = c.Refresh(ctx)
+	requireFetchStage(t, err, FetchStageStatus)
+	md, err := c.Get(ctx)
+	require.NoError(t, err)
+	assert.True(t, md.SigningCerts[0].Equal(cert))
+	assert.Equal(t, int32(4), srv.hits.Load())
 }
 
 func TestMetadataCacheIntervals(t *testing.T) {

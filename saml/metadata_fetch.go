@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -126,7 +127,11 @@ func fetchMetadataBytes(ctx context.Context, rawURL string, cfg *metadataConfig)
 	if resp.ContentLength > cfg.maxBytes {
 		return nil, fail(FetchStageTooLarge, fmt.Errorf("Content-Length %d is more than the limit of %d bytes", resp.ContentLength, cfg.maxBytes))
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, cfg.maxBytes+1))
+	limit := cfg.maxBytes
+	if limit < math.MaxInt64 {
+		limit++ // one byte more tells "too large" from "exactly at the limit"
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return nil, fail(classifyReadError(ctx, err), err)
 	}
