@@ -303,7 +303,6 @@ type scanResult struct {
 }
 
 type scanFrame struct {
-	name   xml.Name
 	decls  []xml.Attr
 	kind   int
 	entity int
@@ -362,7 +361,7 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 			if len(stack) >= MaxMetadataDepth {
 				return nil, &MetadataError{Element: t.Name.Local, Reason: fmt.Sprintf("nested more than %d levels deep", MaxMetadataDepth), Err: ErrMalformed}
 			}
-			f := scanFrame{name: t.Name, entity: -1}
+			f := scanFrame{entity: -1}
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 					f.decls = append(f.decls, a)
@@ -640,15 +639,6 @@ func attr(el *etree.Element, key string) string {
 		}
 	}
 	return ""
-}
-
-func hasAttr(el *etree.Element, key string) bool {
-	for _, a := range el.Attr {
-		if a.Space == "" && a.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 func mdChildren(el *etree.Element, tag string) []*etree.Element {

@@ -150,8 +150,7 @@ func TestFetchMetadataRedirects(t *testing.T) {
 	data := mdFixture(t, "okta.xml")
 	plain := httptest.NewServer(serveBytes(data))
 	defer plain.Close()
-	var srv *httptest.Server
-	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/metadata":
 			serveBytes(data)(w, r)
