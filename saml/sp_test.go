@@ -157,10 +157,10 @@ func TestSPInitiatedLoginOverHTTP(t *testing.T) {
 			md, err := saml.FetchMetadata(context.Background(), idp.MetadataURL(), saml.WithHTTPClient(idp.Client()))
 			require.NoError(t, err)
 			sp, err := saml.NewServiceProvider(saml.Config{
-				EntityID: samltest.DefaultSPEntityID,
-				ACSURL:   samltest.DefaultACSURL,
-				IdP:      md,
-				Now:      fixedClock,
+				EntityID:              samltest.DefaultSPEntityID,
+				ACSURL:                samltest.DefaultACSURL,
+				IdP:                   md,
+				Now:                   fixedClock,
 				RequestedAuthnContext: []string{saml.AuthnContextPasswordProtectedTransport},
 			})
 			require.NoError(t, err)
