@@ -776,7 +776,7 @@ func applyValidity(md *IdPMetadata, all []validity, now time.Time) error {
 				return &MetadataError{Element: v.element, Attr: "validUntil", Reason: err.Error(), Err: ErrMalformed, Cause: err}
 			}
 			if md.ValidUntil.IsZero() || t.Before(md.ValidUntil) {
-				md.ValidUntil = t
+				md.ValidUntil = t.UTC()
 				expiredAt = v.element
 			}
 		}
