@@ -240,6 +240,15 @@ func TestMonitorPicksUpRollover(t *testing.T) {
 	assert.True(t, idp.SigningCerts[0].Equal(newC))
 	assert.True(t, m.Status().FetchedAt.Equal(now.Add(22*time.Minute)))
 
+	// Refresh fetches at once, whatever the schedule.
+	doc.Store(metadataDoc("https://idp.example.com/entity", "https://idp.example.com/sso", "", oldC, newC))
+	md, err := m.Refresh(ctx)
+	require.NoError(t, err)
+	require.Len(t, md.SigningCerts, 2)
+	doc.Store(metadataDoc("https://idp.example.com/entity", "https://idp.example.com/sso", "", newC))
+	_, err = m.Refresh(ctx)
+	require.NoError(t, err)
+
 	// The IdP breaks: the last good copy is served.
 	doc.Store([]byte("<garbage"))
 	clock.Store(now.Add(33 * time.Minute).UnixNano())
@@ -250,6 +259,14 @@ func TestMonitorPicksUpRollover(t *testing.T) {
 	require.Len(t, certs, 1)
 	assert.True(t, certs[0].Equal(newC))
 	assert.Error(t, m.Status().LastError)
+	_, err = m.Refresh(ctx)
+	require.ErrorIs(t, err, profile.ErrImport)
+	require.ErrorIs(t, err, saml.ErrMalformed)
+	cur, err = m.Profile(ctx)
+	require.NoError(t, err)
+	certs, err = cur.Certificates()
+	require.NoError(t, err)
+	require.Len(t, certs, 1, "a failed refresh keeps the last good copy")
 }
 
 func TestNewMonitorRefusesUnmonitoredProfiles(t *testing.T) {

@@ -240,6 +240,17 @@ func (m *Monitor) Metadata(ctx context.Context) (*saml.IdPMetadata, error) {
 	return md, nil
 }
 
+// Refresh fetches the metadata now, whatever the cache schedule says (for
+// example when a response fails with a signature error right after the IdP
+// announced a new certificate). On failure the last good copy stays.
+func (m *Monitor) Refresh(ctx context.Context) (*saml.IdPMetadata, error) {
+	md, err := m.cache.Refresh(ctx)
+	if err != nil {
+		return nil, &ImportError{URL: redact(m.base.MetadataURL), Err: err}
+	}
+	return md, nil
+}
+
 // Profile returns the profile with IssuerURL, LoginURL, LogoutURL and
 // IdPCertificates from the current metadata.
 func (m *Monitor) Profile(ctx context.Context) (Profile, error) {
