@@ -172,3 +172,27 @@ func ExampleMetadataCache() {
 	// JumpCloud https://sso.jumpcloud.com/saml2/mimecast
 	// next refresh in 30m0s
 }
+
+// Errors name the element at fault and match a sentinel.
+func ExampleMetadataError() {
+	doc := `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com">
+  <IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.example.com/sso"/>
+  </IDPSSODescriptor>
+</EntityDescriptor>`
+	_, err := saml.ParseMetadata([]byte(doc))
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, saml.ErrMalformed))
+	var me *saml.MetadataError
+	if errors.As(err, &me) {
+		fmt.Println(me.Element)
+	}
+
+	_, err = saml.ParseMetadata([]byte(`<!DOCTYPE x [<!ENTITY a "a">]>` + doc))
+	fmt.Println(err)
+	// Output:
+	// saml: metadata EntityDescriptor/IDPSSODescriptor: no signing certificate (KeyDescriptor with use="signing" or no use, holding ds:X509Certificate)
+	// true
+	// EntityDescriptor/IDPSSODescriptor
+	// saml: metadata document: DOCTYPE and ENTITY declarations are not accepted
+}
