@@ -219,7 +219,10 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 
 	// 5. Diff against what the target holds.
+	policy := policyKey(cfg)
 	next := State{Version: StateVersion, Watermark: res.watermark, Objects: make(map[string]*ObjectState, len(view))}
+	next.Watermark.Policy = policy
+	samePolicy := prev.Watermark.Policy == policy
 	for _, id := range ids {
 		next.Objects[id] = &ObjectState{Source: view[id]}
 	}
@@ -238,13 +241,18 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	for _, id := range ids {
 		if u := users[id]; u != nil {
 			u.Groups = userGroups[id]
-			fp := userFingerprint(*u)
+			var fp string
+			if po := prev.Objects[id]; samePolicy && po != nil && po.Source == view[id] && po.Wanted != "" {
+				fp = po.Wanted // same record, same policies: same result
+			} else {
+				fp = userFingerprint(*u)
+			}
 			kind := KindUser
 			if u.Contact {
 				kind = KindContact
 			}
 			o := next.Objects[id]
-			o.Applied, o.AppliedDisabled, o.AppliedKind = fp, u.Disabled, kind
+			o.Applied, o.AppliedDisabled, o.AppliedKind, o.Wanted = fp, u.Disabled, kind, fp
 			pfp, pdis, pkind := applied(id)
 			c := Change{ID: id, DN: u.DN, User: u}
 			switch {
@@ -330,6 +338,20 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 	out.next = next
 	return out
+}
+
+// policyKey fingerprints the settings that shape a user's fingerprint.
+func policyKey(cfg Config) string {
+	domains := make([]string, len(cfg.FilterEmailDomains))
+	for i, d := range cfg.FilterEmailDomains {
+		domains[i] = strings.ToLower(strings.TrimSpace(d))
+	}
+	sort.Strings(domains)
+	return fingerprint(struct {
+		Ack      bool
+		Contacts bool
+		Domains  []string
+	}{cfg.AcknowledgeDisabledAccounts, cfg.IncludeContacts, domains})
 }
 
 // resolveMembers turns group member DNs into IDs where the view holds an

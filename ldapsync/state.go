@@ -34,6 +34,7 @@ type Watermark struct {
 	InvocationID string `json:"invocationId,omitempty"`  // its database instance
 	Timestamp    string `json:"timestamp,omitempty"`     // generic LDAP: greatest modifyTimestamp seen
 	Cookie       []byte `json:"cookie,omitempty"`        // cookie-based sources (DirSync, content sync)
+	Policy       string `json:"policy,omitempty"`        // fingerprint of the policy settings the objects were evaluated with
 }
 
 // ObjectState is one object as the last run left it.
@@ -48,6 +49,10 @@ type ObjectState struct {
 	AppliedKind string `json:"appliedKind,omitempty"`
 	// AppliedDisabled says whether the applied user is disabled.
 	AppliedDisabled bool `json:"appliedDisabled,omitempty"`
+	// Wanted is the fingerprint the policies gave the object's record in
+	// the run that stored it; it spares recomputing it while neither the
+	// record nor the policies change.
+	Wanted string `json:"wanted,omitempty"`
 }
 
 // Record is a directory object as read, before policies are applied.
