@@ -11,14 +11,23 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 )
+
+// DefaultMetadataFetchTimeout bounds a metadata fetch whose context has no
+// deadline and whose HTTP client has no Timeout.
+const DefaultMetadataFetchTimeout = 30 * time.Second
+
+// defaultFetchTimeout is DefaultMetadataFetchTimeout; tests shorten it.
+var defaultFetchTimeout = DefaultMetadataFetchTimeout
 
 // FetchMetadata downloads identity-provider metadata from rawURL and parses
 // it with [ParseMetadata] and the same options.
 //
 // Only https URLs are accepted unless [WithInsecureHTTP] is given, and a
 // redirect may never lead from https to http. The request is bound to ctx
-// (use [context.WithTimeout] for a deadline), at most [WithMaxBytes] bytes
+// (without a deadline there, and without a client Timeout, it gets
+// [DefaultMetadataFetchTimeout]), at most [WithMaxBytes] bytes
 // are read, at most [WithMaxRedirects] redirects are followed and any status
 // other than 200 fails. [WithHTTPClient] sets the client (for example one
 // trusting a private CA).
@@ -104,6 +113,11 @@ func fetchMetadataBytes(ctx context.Context, rawURL string, cfg *metadataConfig)
 		return nil
 	}
 
+	if _, ok := ctx.Deadline(); !ok && client.Timeout == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultFetchTimeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fail(FetchStageURL, err)

@@ -139,6 +139,13 @@ func TestFetchMetadataContext(t *testing.T) {
 	requireFetchStage(t, err, FetchStageTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
+	// No deadline in the context: the default timeout applies.
+	defer func(d time.Duration) { defaultFetchTimeout = d }(defaultFetchTimeout)
+	defaultFetchTimeout = 100 * time.Millisecond
+	_, err = FetchMetadata(context.Background(), srv.URL, WithHTTPClient(srv.Client()))
+	requireFetchStage(t, err, FetchStageTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
 	canceled, cancel2 := context.WithCancel(context.Background())
 	cancel2()
 	_, err = FetchMetadata(canceled, srv.URL, WithHTTPClient(srv.Client()))
