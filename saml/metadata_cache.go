@@ -158,7 +158,7 @@ func (c *MetadataCache) get(ctx context.Context, force bool) (*IdPMetadata, erro
 		return c.fallbackLocked(c.cfg.Now())
 	}
 	if !force {
-		if c.md != nil && now.Before(c.status.RefreshAt) {
+		if c.md != nil && now.Before(c.status.RefreshAt) && (c.md.ValidUntil.IsZero() || now.Before(c.md.ValidUntil)) {
 			defer c.mu.Unlock()
 			return cloneMetadata(c.md), nil
 		}
@@ -234,6 +234,12 @@ func (c *MetadataCache) interval(md *IdPMetadata, now time.Time) time.Duration {
 	}
 	if d > c.cfg.MaxRefresh {
 		d = c.cfg.MaxRefresh
+	}
+	if !md.ValidUntil.IsZero() {
+		// Never hold a copy past its validUntil, whatever MinRefresh says.
+		if left := md.ValidUntil.Sub(now); d > left {
+			d = left
+		}
 	}
 	return d
 }

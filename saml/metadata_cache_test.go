@@ -195,6 +195,7 @@ func TestMetadataCacheIntervals(t *testing.T) {
 		{`cacheDuration="PT1M"`, DefaultMetadataMinRefresh},
 		{`cacheDuration="P30D"`, DefaultMetadataMaxRefresh},
 		{validIn(30 * time.Minute), 15 * time.Minute},
+		{validIn(2 * time.Minute), 2 * time.Minute},
 		{validIn(240 * time.Hour), time.Hour},
 		{validIn(4*time.Hour) + ` cacheDuration="PT12H"`, 2 * time.Hour},
 	} {
