@@ -25,7 +25,21 @@ type env struct {
 func setup(t *testing.T, edit func(map[string]any)) *env {
 	t.Helper()
 	dir := ldapsynctest.Start(t)
-	raw, err := json.Marshal(dir.Config())
+	tmp := t.TempDir()
+	e := &env{dir: dir, opts: options{
+		config: filepath.Join(tmp, "ldap.json"),
+		state:  filepath.Join(tmp, "state.json"),
+		target: filepath.Join(tmp, "target.json"),
+	}}
+	e.writeConfig(t, edit)
+	t.Setenv("GATEHOUSE_LDAP_PASSWORD", string(dir.Config().BindPassword))
+	return e
+}
+
+// writeConfig (re)writes the config file, edited by edit.
+func (e *env) writeConfig(t *testing.T, edit func(map[string]any)) {
+	t.Helper()
+	raw, err := json.Marshal(e.dir.Config())
 	require.NoError(t, err)
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(raw, &doc))
@@ -38,15 +52,7 @@ func setup(t *testing.T, edit func(map[string]any)) *env {
 	}
 	raw, err = json.Marshal(doc)
 	require.NoError(t, err)
-	tmp := t.TempDir()
-	cfgPath := filepath.Join(tmp, "ldap.json")
-	require.NoError(t, os.WriteFile(cfgPath, raw, 0o600))
-	t.Setenv("GATEHOUSE_LDAP_PASSWORD", string(dir.Config().BindPassword))
-	return &env{dir: dir, opts: options{
-		config: cfgPath,
-		state:  filepath.Join(tmp, "state.json"),
-		target: filepath.Join(tmp, "target.json"),
-	}}
+	require.NoError(t, os.WriteFile(e.opts.config, raw, 0o600))
 }
 
 func (e *env) run(t *testing.T, edit func(*options)) (int, string, string, error) {
@@ -178,12 +184,12 @@ func TestConfigErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown field "colour"`)
 
-	e = setup(t, func(doc map[string]any) { doc["maxSyncDeletions"] = -1 })
+	e.writeConfig(t, func(doc map[string]any) { doc["maxSyncDeletions"] = -1 })
 	_, _, _, err = e.run(t, nil)
 	require.ErrorIs(t, err, ldapsync.ErrInvalidConfig)
 	assert.Contains(t, err.Error(), "maxSyncDeletions")
 
-	e = setup(t, nil)
+	e.writeConfig(t, nil)
 	_, _, _, err = e.run(t, func(o *options) { o.config = "" })
 	require.Error(t, err)
 	_, _, _, err = e.run(t, func(o *options) { o.ca = o.config }) // not PEM
