@@ -115,8 +115,9 @@ type Config struct {
 	FilterEmailDomains []string `json:"filterEmailDomains,omitempty"`
 	// IncludeContacts also synchronises objectClass=contact entries.
 	IncludeContacts bool `json:"includeContacts"`
-	// MaxSyncDeletions bounds the removals (unlinks and deletes together)
-	// of one run; 0 allows none.
+	// MaxSyncDeletions bounds the removals of one run: unlinks and
+	// deletes of users and contacts, and deletions of groups, together.
+	// Over the limit none is applied. 0 allows none.
 	MaxSyncDeletions int `json:"maxSyncDeletions"`
 	// DeleteUsers deletes removed objects instead of unlinking them.
 	DeleteUsers bool `json:"deleteUsers"`

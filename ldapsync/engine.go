@@ -309,12 +309,12 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 	sort.Strings(removeIDs)
 	for _, id := range removeIDs {
-		_, _, kind := applied(id)
+		fp, dis, kind := applied(id)
 		dn := ""
 		if o := prev.Objects[id]; o != nil && o.Source != nil {
 			dn = o.Source.DN
 		}
-		c := Change{ID: id, DN: dn}
+		c := Change{ID: id, DN: dn, prevFP: fp, prevKind: kind, prevDisabled: dis}
 		switch {
 		case kind == KindGroup:
 			c.Op = OpDeleteGroup
@@ -329,15 +329,29 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	sort.SliceStable(out.removals, func(i, j int) bool {
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
-	if len(out.removals) > cfg.MaxSyncDeletions {
-		out.withheld = true
-		for _, c := range out.removals {
-			keepApplied(c.ID)
-		}
-		out.warnings = append(out.warnings, fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
-	}
 	out.next = next
+	if len(out.removals) > cfg.MaxSyncDeletions {
+		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
+	}
 	return out
+}
+
+// withhold keeps every planned removal out of this run: the state keeps
+// the objects as applied, so the next run plans their removal again.
+func (o *outcome) withhold(reason string) {
+	if o.withheld || len(o.removals) == 0 {
+		return
+	}
+	o.withheld = true
+	for _, c := range o.removals {
+		st := o.next.Objects[c.ID]
+		if st == nil {
+			st = &ObjectState{}
+			o.next.Objects[c.ID] = st
+		}
+		st.Applied, st.AppliedKind, st.AppliedDisabled = c.prevFP, c.prevKind, c.prevDisabled
+	}
+	o.warnings = append(o.warnings, reason)
 }
 
 // policyKey fingerprints the settings that shape a user's fingerprint.

@@ -61,6 +61,10 @@ type Change struct {
 	Group *Group   `json:"group,omitempty"` // for group writes
 
 	viaDisable bool // OpDisable of a user whose only change is the disabled bit
+	// For removals: what the target holds, kept in the state when the
+	// removal is withheld.
+	prevFP, prevKind string
+	prevDisabled     bool
 }
 
 // IsRemoval reports whether the change removes an object from the target.

@@ -386,7 +386,7 @@ func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, ranges []pendin
 	}
 	var proxy, member []string
 	for _, a := range e.Attributes {
-		base, lo, hi, isRange := parseRange(a.Name)
+		base, _, hi, isRange := parseRange(a.Name)
 		lb := strings.ToLower(base)
 		switch lb {
 		case "proxyaddresses":
@@ -399,7 +399,6 @@ func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, ranges []pendin
 		if isRange && hi >= 0 {
 			ranges = append(ranges, pendingRange{dn: e.DN, attr: base, next: hi + 1})
 		}
-		_ = lo
 	}
 	rec.rawProxy, rec.rawMail = proxy, e.GetAttributeValue("mail")
 	r.setAddresses(rec, proxy, rec.rawMail)

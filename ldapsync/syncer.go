@@ -113,6 +113,9 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(info.controls) > 0 && !info.controls[oidPagedResults] {
+		res.warnings = append(res.warnings, "the directory does not advertise the paged results control; a size limit would end the read early")
+	}
 	if info.globalCatalog {
 		res.warnings = append(res.warnings, "connected to a Global Catalog port: group members from other domains are not available there")
 	}
@@ -176,7 +179,18 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.commit(ctx, p, start, "")
+}
+
+// commit applies a prepared run and saves its state. A non-empty
+// holdRemovals withholds every removal for that reason without an error,
+// as when several integrations share a target and one of them failed.
+func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdRemovals string) (*Report, error) {
 	out := p.out
+	limitHit := out.withheld
+	if holdRemovals != "" {
+		out.withhold(holdRemovals)
+	}
 	rep := &Report{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}
 	if out.full && out.fullReason != "" {
 		rep.Warnings = append([]string{"full read: " + out.fullReason}, rep.Warnings...)
@@ -211,7 +225,7 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	}
 	finish()
 	s.log(ctx, "ldapsync: run complete", slog.String("mode", string(rep.Mode)), slog.Int("writes", len(writes)))
-	if out.withheld {
+	if limitHit {
 		return rep, &DeletionLimitError{Planned: len(out.removals), Limit: s.cfg.MaxSyncDeletions}
 	}
 	return rep, nil
