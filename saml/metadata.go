@@ -270,7 +270,7 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 		}
 		el, chain = frag, ent.chain
 	}
-	md, err := extractIdP(el, chain, now)
+	md, err := extractIdP(el, ent.path, chain, now)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +309,8 @@ type scanFrame struct {
 	chain  []validity
 	path   string
 	inNS   []xml.Attr // cached in-scope declarations (entities frames only)
-	nEnt   int
+	nEnts  int        // EntitiesDescriptor children so far
+	nEnt   int        // EntityDescriptor children so far
 }
 
 const (
@@ -384,9 +385,9 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 				f.path = "EntitiesDescriptor"
 				f.chain = []validity{validityOf(t, f.path)}
 			case parent != nil && parent.kind == frameEntities && isMDEl && t.Name.Local == "EntitiesDescriptor":
-				parent.nEnt++
+				parent.nEnts++
 				f.kind = frameEntities
-				f.path = fmt.Sprintf("%s/EntitiesDescriptor[%d]", parent.path, parent.nEnt)
+				f.path = fmt.Sprintf("%s/EntitiesDescriptor[%d]", parent.path, parent.nEnts)
 				f.chain = append(append([]validity(nil), parent.chain...), validityOf(t, f.path))
 			case isMDEl && t.Name.Local == "EntityDescriptor" && (parent == nil || parent.kind == frameEntities):
 				f.kind = frameEntity
@@ -602,17 +603,16 @@ func findEntity(root *etree.Element, entityID string) (*etree.Element, []validit
 	var walk func(el *etree.Element, path string, chain []validity)
 	walk = func(el *etree.Element, path string, chain []validity) {
 		chain = append(chain[:len(chain):len(chain)], validityEl(el, path))
-		nEnt := 0
+		nEnts := 0
 		for _, c := range el.ChildElements() {
 			if c.NamespaceURI() != NamespaceMetadata {
 				continue
 			}
 			switch c.Tag {
 			case "EntitiesDescriptor":
-				nEnt++
-				walk(c, fmt.Sprintf("%s/EntitiesDescriptor[%d]", path, nEnt), chain)
+				nEnts++
+				walk(c, fmt.Sprintf("%s/EntitiesDescriptor[%d]", path, nEnts), chain)
 			case "EntityDescriptor":
-				nEnt++
 				if attr(c, "entityID") == entityID {
 					found, foundChain = c, chain
 					n++
@@ -662,8 +662,8 @@ func dsChildren(el *etree.Element, tag string) []*etree.Element {
 }
 
 // extractIdP reads the identity-provider facts from an EntityDescriptor.
-func extractIdP(ent *etree.Element, chain []validity, now time.Time) (*IdPMetadata, error) {
-	const entPath = "EntityDescriptor"
+// entPath names the element in errors.
+func extractIdP(ent *etree.Element, entPath string, chain []validity, now time.Time) (*IdPMetadata, error) {
 	if ent.Tag != "EntityDescriptor" || ent.NamespaceURI() != NamespaceMetadata {
 		return nil, &MetadataError{Element: ent.Tag, Reason: "not an md:EntityDescriptor", Err: ErrMalformed}
 	}
@@ -692,7 +692,7 @@ func extractIdP(ent *etree.Element, chain []validity, now time.Time) (*IdPMetada
 		}
 		return nil, &MetadataError{Element: entPath, Reason: reason, Err: ErrMalformed}
 	}
-	const idpPath = entPath + "/IDPSSODescriptor"
+	idpPath := entPath + "/IDPSSODescriptor"
 
 	all := append(append([]validity(nil), chain...), validityEl(ent, entPath), validityEl(idp, idpPath))
 	if err := applyValidity(md, all, now); err != nil {

@@ -897,3 +897,14 @@ func TestParseDateTime(t *testing.T) {
 		assert.Error(t, err, in)
 	}
 }
+
+func TestParseMetadataAggregateErrorNamesEntity(t *testing.T) {
+	data := mdFixture(t, "federation.xml")
+	bad := bytes.Replace(data, []byte(`Location="https://idp.college-c.example/idp/SSO"`), []byte(`Location="idp/SSO"`), 1)
+	_, err := ParseMetadata(bad, WithNow(func() time.Time { return mdNow }), WithEntityID("https://idp.college-c.example/idp"))
+	require.ErrorIs(t, err, ErrMalformed)
+	var me *MetadataError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, "EntitiesDescriptor/EntitiesDescriptor[1]/EntityDescriptor[1]/IDPSSODescriptor/SingleSignOnService[1]", me.Element)
+	assert.Equal(t, "Location", me.Attr)
+}
