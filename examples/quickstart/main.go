@@ -150,11 +150,6 @@ func (p *printer) kv(key, value string) {
 	}
 }
 
-func (p *printer) line(s string) {
-	_ = p.flush()
-	fmt.Fprintf(p.w, "  %s\n", s)
-}
-
 func (p *printer) flush() error {
 	if p.tw == nil {
 		return nil
