@@ -250,18 +250,19 @@ func ForAccount(account string) (Region, error) {
 		return Region{}, err
 	}
 	best, bestLen := Region{}, 0
-	var prefixes []string
 	for id := 1; id < len(grids); id++ {
 		p := grids[id].prefix
-		if p == "" {
-			continue
-		}
-		prefixes = append(prefixes, p)
-		if len(p) > bestLen && strings.HasPrefix(acct, p) {
+		if p != "" && len(p) > bestLen && strings.HasPrefix(acct, p) {
 			best, bestLen = Region{uint8(id)}, len(p)
 		}
 	}
 	if best.IsZero() {
+		var prefixes []string
+		for _, r := range All() {
+			if p := r.AccountPrefix(); p != "" {
+				prefixes = append(prefixes, p)
+			}
+		}
 		return Region{}, newError("ForAccount", account, ErrUnknownRegion, "account code %q has no known grid prefix (%s)", acct, strings.Join(prefixes, ", "))
 	}
 	return best, nil
