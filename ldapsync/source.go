@@ -220,32 +220,38 @@ func (r *reader) pageSize() int {
 
 // pendingRange is a multi-valued attribute that needs range retrieval.
 type pendingRange struct {
-	id, dn, attr string
-	next         int
+	dn, attr string
+	next     int
 }
 
 // readRecords reads every object matching filter (within scope) and
-// converts it; range-limited attributes are followed to the end.
+// converts it. Entries with range-limited attributes (member, but any
+// attribute with more values than the server's MaxValRange) are completed
+// after the search, by following the ranges to the end.
 func (r *reader) readRecords(ctx context.Context, op, filter string, out *readResult) (maxTimestamp string, err error) {
-	var pend []pendingRange
-	refs, err := r.search(ctx, op, filter, r.attributes(), func(e *ldap.Entry) error {
-		id, rec, ranges, skip := r.convert(e)
+	take := func(e *ldap.Entry) {
+		id, rec, skip := r.convert(e)
 		if skip != "" {
 			out.skipped = append(out.skipped, Skip{ID: id, DN: e.DN, Reason: skip})
-			return nil
+			return
 		}
-		if ts := e.GetAttributeValue("modifyTimestamp"); ts > maxTimestamp {
+		if ts := e.GetEqualFoldAttributeValue("modifyTimestamp"); ts > maxTimestamp {
 			maxTimestamp = ts
 		}
 		if prev, dup := out.records[id]; dup {
 			out.warnings = append(out.warnings, fmt.Sprintf("%s %q and %q share one ID; the second was ignored", r.idAttr, prev.DN, e.DN))
-			return nil
+			return
 		}
 		out.records[id] = rec
-		for _, p := range ranges {
-			p.id = id
-			pend = append(pend, p)
+	}
+	var deferred []*ldap.Entry
+	refs, err := r.search(ctx, op, filter, r.attributes(), func(e *ldap.Entry) error {
+		if openRanges(e) {
+			deferred = append(deferred, e)
+			return nil
 		}
+		closeRanges(e)
+		take(e)
 		return nil
 	})
 	if err != nil {
@@ -254,25 +260,47 @@ func (r *reader) readRecords(ctx context.Context, op, filter string, out *readRe
 	for _, ref := range refs {
 		out.warnings = append(out.warnings, "referral not followed: "+ref)
 	}
-	for _, p := range pend {
-		vals, err := r.readRange(ctx, p)
-		if err != nil {
-			return "", err
+	for _, e := range deferred {
+		for _, a := range e.Attributes {
+			base, _, hi, ok := parseRange(a.Name)
+			if !ok || hi < 0 {
+				continue
+			}
+			vals, err := r.readRange(ctx, pendingRange{dn: e.DN, attr: base, next: hi + 1})
+			if err != nil {
+				return "", err
+			}
+			a.Values = append(a.Values, vals...)
+			for _, v := range vals {
+				a.ByteValues = append(a.ByteValues, []byte(v))
+			}
+			a.Name = base + ";range=0-*"
 		}
-		rec := out.records[p.id]
-		switch strings.ToLower(p.attr) {
-		case "member", "uniquemember":
-			rec.MemberDNs = append(rec.MemberDNs, vals...)
-		case "proxyaddresses":
-			// Re-derive addresses from the complete list.
-			rec.rawProxy = append(rec.rawProxy, vals...)
-			r.setAddresses(rec, rec.rawProxy, rec.rawMail)
-		}
-	}
-	for _, rec := range out.records {
-		rec.rawProxy, rec.rawMail = nil, ""
+		closeRanges(e)
+		take(e)
 	}
 	return maxTimestamp, nil
+}
+
+// openRanges reports whether an entry carries a ranged attribute with more
+// values to fetch.
+func openRanges(e *ldap.Entry) bool {
+	for _, a := range e.Attributes {
+		if _, _, hi, ok := parseRange(a.Name); ok && hi >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// closeRanges renames complete ranged attributes ("member;range=0-*") to
+// their base name.
+func closeRanges(e *ldap.Entry) {
+	for _, a := range e.Attributes {
+		if base, _, _, ok := parseRange(a.Name); ok {
+			a.Name = base
+		}
+	}
 }
 
 // readRange follows Active Directory range retrieval for one attribute of
@@ -355,23 +383,23 @@ func parseRange(name string) (base string, lo, hi int, ok bool) {
 
 // convert turns an entry into a record. skip is set when the entry cannot
 // be an object at all (no usable ID, unknown class).
-func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, ranges []pendingRange, skip string) {
+func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, skip string) {
 	if r.idAttr == "objectGUID" {
-		raw := e.GetRawAttributeValue("objectGUID")
+		raw := e.GetEqualFoldRawAttributeValue("objectGUID")
 		g, err := formatGUID(raw)
 		if err != nil {
-			return "", nil, nil, err.Error()
+			return "", nil, err.Error()
 		}
 		id = g
 	} else {
-		id = strings.ToLower(strings.TrimSpace(e.GetAttributeValue(r.idAttr)))
+		id = strings.ToLower(strings.TrimSpace(e.GetEqualFoldAttributeValue(r.idAttr)))
 		if id == "" {
-			return "", nil, nil, "no " + r.idAttr
+			return "", nil, "no " + r.idAttr
 		}
 	}
 	rec = &Record{DN: e.DN}
 	classes := map[string]bool{}
-	for _, c := range e.GetAttributeValues("objectClass") {
+	for _, c := range e.GetEqualFoldAttributeValues("objectClass") {
 		classes[strings.ToLower(c)] = true
 	}
 	switch {
@@ -382,33 +410,16 @@ func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, ranges []pendin
 	case classes["user"] || classes["inetorgperson"]:
 		rec.Kind = KindUser
 	default:
-		return id, nil, nil, "object class is neither user, contact nor group"
+		return id, nil, "object class is neither user, contact nor group"
 	}
-	var proxy, member []string
-	for _, a := range e.Attributes {
-		base, _, hi, isRange := parseRange(a.Name)
-		lb := strings.ToLower(base)
-		switch lb {
-		case "proxyaddresses":
-			proxy = append(proxy, a.Values...)
-		case "member", "uniquemember":
-			member = append(member, a.Values...)
-		default:
-			continue
-		}
-		if isRange && hi >= 0 {
-			ranges = append(ranges, pendingRange{dn: e.DN, attr: base, next: hi + 1})
-		}
-	}
-	rec.rawProxy, rec.rawMail = proxy, e.GetAttributeValue("mail")
-	r.setAddresses(rec, proxy, rec.rawMail)
+	r.setAddresses(rec, e.GetEqualFoldAttributeValues("proxyAddresses"), e.GetEqualFoldAttributeValue("mail"))
 	switch rec.Kind {
 	case KindGroup:
-		rec.MemberDNs = member
+		rec.MemberDNs = append(e.GetEqualFoldAttributeValues("member"), e.GetEqualFoldAttributeValues("uniqueMember")...)
 		rec.DisplayName = firstOf(e, "cn", "name", "displayName")
 	default:
 		rec.DisplayName = firstOf(e, "displayName", "cn", "name")
-		if v := e.GetAttributeValue("userAccountControl"); v != "" && rec.Kind == KindUser {
+		if v := e.GetEqualFoldAttributeValue("userAccountControl"); v != "" && rec.Kind == KindUser {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				rec.Problems = append(rec.Problems, fmt.Sprintf("userAccountControl %q is not a number", v))
@@ -417,7 +428,7 @@ func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, ranges []pendin
 			}
 		}
 		for _, name := range extraAttributes {
-			if vals := e.GetAttributeValues(name); len(vals) > 0 {
+			if vals := e.GetEqualFoldAttributeValues(name); len(vals) > 0 {
 				if rec.Attributes == nil {
 					rec.Attributes = map[string][]string{}
 				}
@@ -425,26 +436,19 @@ func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, ranges []pendin
 			}
 		}
 	}
-	return id, rec, ranges, ""
+	return id, rec, ""
 }
 
 func (r *reader) setAddresses(rec *Record, proxy []string, mail string) {
 	primary, aliases, problems := addresses(proxy, mail)
 	sort.Strings(aliases)
 	rec.Email, rec.Aliases = primary, aliases
-	// Keep userAccountControl problems; replace address ones.
-	var keep []string
-	for _, p := range rec.Problems {
-		if strings.HasPrefix(p, "userAccountControl") {
-			keep = append(keep, p)
-		}
-	}
-	rec.Problems = append(keep, problems...)
+	rec.Problems = append(rec.Problems, problems...)
 }
 
 func firstOf(e *ldap.Entry, names ...string) string {
 	for _, n := range names {
-		if v := e.GetAttributeValue(n); v != "" {
+		if v := e.GetEqualFoldAttributeValue(n); v != "" {
 			return v
 		}
 	}
@@ -457,12 +461,12 @@ func (r *reader) enumerate(ctx context.Context) (map[string]string, error) {
 	ids := map[string]string{}
 	_, err := r.search(ctx, "enumerate object IDs", r.scope, []string{r.idAttr}, func(e *ldap.Entry) error {
 		if r.idAttr == "objectGUID" {
-			if g, err := formatGUID(e.GetRawAttributeValue("objectGUID")); err == nil {
+			if g, err := formatGUID(e.GetEqualFoldRawAttributeValue("objectGUID")); err == nil {
 				ids[g] = e.DN
 			}
 			return nil
 		}
-		if v := strings.ToLower(strings.TrimSpace(e.GetAttributeValue(r.idAttr))); v != "" {
+		if v := strings.ToLower(strings.TrimSpace(e.GetEqualFoldAttributeValue(r.idAttr))); v != "" {
 			ids[v] = e.DN
 		}
 		return nil

@@ -67,9 +67,6 @@ type Record struct {
 	Attributes  map[string][]string `json:"attributes,omitempty"`
 	Members     []string            `json:"members,omitempty"`   // groups: member IDs resolved
 	MemberDNs   []string            `json:"memberDNs,omitempty"` // groups: member DNs not (yet) resolved
-
-	rawProxy []string // during a read: proxyAddresses, for range retrieval
-	rawMail  string
 }
 
 // Record kinds.

@@ -767,3 +767,28 @@ func (c *cancelAfter) Upsert(ctx context.Context, u ldapsync.User) error {
 	}
 	return nil
 }
+
+func TestRangeRetrievalOfProxyAddressesAndSmallRanges(t *testing.T) {
+	e := newEnv(t, ldapsynctest.WithMaxValRange(3))
+	proxies := []string{"SMTP:main@example.com"}
+	var want []string
+	for i := range 7 {
+		a := fmt.Sprintf("alias%d@example.com", i)
+		proxies = append(proxies, "smtp:"+a)
+		want = append(want, a)
+	}
+	u := e.addUser("Many", "", proxies...)
+	var dns, ids []string
+	for i := range 10 {
+		m := e.addUser(fmt.Sprintf("G%d", i), fmt.Sprintf("g%d@example.com", i))
+		dns = append(dns, m.DN)
+		ids = append(ids, m.ID)
+	}
+	grp, err := e.dir.AddGroup("Ten", dns...)
+	require.NoError(t, err)
+	e.run()
+	got := e.linked()[u.ID]
+	assert.Equal(t, "main@example.com", got.Email)
+	assert.Equal(t, want, got.Aliases, "every range of proxyAddresses read")
+	assert.Equal(t, sortedCopy(ids), e.target.Groups()[grp.ID].Members)
+}
