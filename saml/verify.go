@@ -69,6 +69,9 @@ func (sp *ServiceProvider) Verify(ctx context.Context, encodedResponse string, r
 	scan.ns = make([]nsDecl, 0, 8)
 	scan.ids = make([]string, 0, 4)
 	scan.walk(root)
+	if scan.undeclared != "" {
+		return nil, verr(ErrMalformed, "Response", fmt.Sprintf("namespace prefix %q is used but not declared", scan.undeclared))
+	}
 	if scan.responses != 1 {
 		return nil, verr(ErrSignature, "Response", "a Response nested in the Response (signature wrapping)")
 	}
@@ -185,6 +188,9 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 	if v, _ := xattr(resp, "Version"); v != "2.0" {
 		return nil, verr(ErrMalformed, "Response@Version", fmt.Sprintf("%q, want \"2.0\"", v))
 	}
+	if _, err := xtime(xattrOr(resp, "IssueInstant"), "Response@IssueInstant"); err != nil {
+		return nil, err
+	}
 	if iss, err := xchild(resp, NamespaceAssertion, "Issuer", "Response/Issuer"); err != nil {
 		return nil, err
 	} else if iss != nil {
@@ -210,6 +216,9 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 	id, _ := xattr(a, "ID")
 	if id == "" {
 		return nil, verr(ErrMalformed, ap+"@ID", "missing")
+	}
+	if _, err := xtime(xattrOr(a, "IssueInstant"), ap+"@IssueInstant"); err != nil {
+		return nil, err
 	}
 	iss, err := xchild(a, NamespaceAssertion, "Issuer", ap+"/Issuer")
 	if err != nil {

@@ -185,6 +185,9 @@ func (sp *ServiceProvider) decryptAssertion(enc *etree.Element) (*etree.Element,
 	}
 	var scan docScan
 	scan.walk(root)
+	if scan.undeclared != "" {
+		return nil, verr(ErrMalformed, path, fmt.Sprintf("namespace prefix %q is used but not declared", scan.undeclared))
+	}
 	if scan.assertions != 1 {
 		return nil, verr(ErrSignature, path, "the decrypted assertion holds another assertion (signature wrapping)")
 	}

@@ -115,6 +115,12 @@ func xattr(el *etree.Element, key string) (string, bool) {
 	return "", false
 }
 
+// xattrOr returns the value of the unqualified attribute key, "" if absent.
+func xattrOr(el *etree.Element, key string) string {
+	v, _ := xattr(el, key)
+	return v
+}
+
 // xis reports whether el is the element {ns}tag.
 func xis(el *etree.Element, ns, tag string) bool {
 	return el.Tag == tag && el.NamespaceURI() == ns
@@ -252,9 +258,10 @@ func xdeclares(el *etree.Element, prefix string) bool {
 
 // docScan is the result of one pass over a parsed response.
 type docScan struct {
-	assertions int // Assertion and EncryptedAssertion elements anywhere
-	responses  int // Response elements anywhere
+	assertions int // elements named Assertion or EncryptedAssertion
+	responses  int // elements named Response
 	dupID      string
+	undeclared string // a namespace prefix used without declaration
 	ids        []string
 	ns         []nsDecl
 }
@@ -282,8 +289,14 @@ func (s *docScan) walk(el *etree.Element) {
 			s.ns = append(s.ns, nsDecl{"", a.Value})
 		}
 	}
+	if el.Space != "" && el.Space != "xml" && s.undeclared == "" && s.resolve(el.Space) == "" {
+		s.undeclared = el.Space
+	}
 	nID := 0
 	for _, a := range el.Attr {
+		if a.Space != "" && a.Space != "xmlns" && a.Space != "xml" && s.undeclared == "" && s.resolve(a.Space) == "" {
+			s.undeclared = a.Space
+		}
 		if a.Key != "ID" || a.Space == "xmlns" {
 			continue
 		}
@@ -298,15 +311,13 @@ func (s *docScan) walk(el *etree.Element) {
 	if nID > 1 && s.dupID == "" {
 		s.dupID = "(two ID attributes on " + el.Tag + ")"
 	}
+	// Counted by local name in any namespace: an element that merely
+	// looks like an assertion to some other parser is refused as well.
 	switch el.Tag {
 	case "Assertion", "EncryptedAssertion":
-		if s.resolve(el.Space) == NamespaceAssertion {
-			s.assertions++
-		}
+		s.assertions++
 	case "Response":
-		if s.resolve(el.Space) == NamespaceProtocol {
-			s.responses++
-		}
+		s.responses++
 	}
 	for _, t := range el.Child {
 		if c, ok := t.(*etree.Element); ok {

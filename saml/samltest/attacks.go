@@ -92,7 +92,7 @@ func removeSignature(el *etree.Element) {
 func evilCopy(a *etree.Element) *etree.Element {
 	ev := a.Copy()
 	removeSignature(ev)
-	ev.CreateAttr("ID", "_evil"+newID())
+	ev.CreateAttr("ID", "_evil"+a.SelectAttrValue("ID", ""))
 	for _, n := range findAll(ev, "NameID") {
 		n.SetText(EvilNameID)
 	}
@@ -109,7 +109,7 @@ func applyAttack(resp *etree.Element, attack Attack) (*etree.Element, error) {
 		orig := resp.Copy()
 		removeSignature(orig)
 		evil := resp.Copy()
-		evil.CreateAttr("ID", "_evil"+newID())
+		evil.CreateAttr("ID", "_evil"+resp.SelectAttrValue("ID", ""))
 		ea := childByTag(evil, "Assertion")
 		evil.InsertChildAt(ea.Index(), evilCopy(ea))
 		evil.RemoveChild(ea)
