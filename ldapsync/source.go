@@ -46,15 +46,15 @@ func readRootDSE(ctx context.Context, s *session) (*dirInfo, error) {
 		return info, nil
 	}
 	e := res.Entries[0]
-	for _, c := range e.GetAttributeValues("supportedControl") {
+	for _, c := range e.GetEqualFoldAttributeValues("supportedControl") {
 		info.controls[c] = true
 	}
-	for _, c := range e.GetAttributeValues("supportedCapabilities") {
+	for _, c := range e.GetEqualFoldAttributeValues("supportedCapabilities") {
 		if c == oidCapabilityActiveDirectory {
 			info.ad = true
 		}
 	}
-	if v := e.GetAttributeValue("highestCommittedUSN"); v != "" {
+	if v := e.GetEqualFoldAttributeValue("highestCommittedUSN"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return nil, &ReadError{Op: "read root DSE", Err: fmt.Errorf("highestCommittedUSN %q: %v", v, err)}
@@ -62,13 +62,13 @@ func readRootDSE(ctx context.Context, s *session) (*dirInfo, error) {
 		info.usn, info.haveUSN = n, true
 		info.ad = true
 	}
-	info.serviceName = e.GetAttributeValue("dsServiceName")
+	info.serviceName = e.GetEqualFoldAttributeValue("dsServiceName")
 	info.globalCatalog = s.cfg.port() == 3268 || s.cfg.port() == 3269
 	if info.serviceName != "" {
 		req := ldap.NewSearchRequest(info.serviceName, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
 			"(objectClass=*)", []string{"invocationId"}, nil)
 		if res, err := s.conn.Search(req); err == nil && len(res.Entries) == 1 {
-			if raw := res.Entries[0].GetRawAttributeValue("invocationId"); len(raw) == 16 {
+			if raw := res.Entries[0].GetEqualFoldRawAttributeValue("invocationId"); len(raw) == 16 {
 				info.invocationID, _ = formatGUID(raw)
 			}
 		} else if ctx.Err() != nil {

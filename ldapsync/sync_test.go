@@ -792,3 +792,36 @@ func TestRangeRetrievalOfProxyAddressesAndSmallRanges(t *testing.T) {
 	assert.Equal(t, want, got.Aliases, "every range of proxyAddresses read")
 	assert.Equal(t, sortedCopy(ids), e.target.Groups()[grp.ID].Members)
 }
+
+func TestTargetAheadOrBehindState(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.cfg.AcknowledgeDisabledAccounts = true
+	a := e.addUser("A", "a@example.com")
+	b := e.addUser("B", "b@example.com")
+	require.NoError(t, e.target.Upsert(ctx, ldapsync.User{ID: "foreign", Email: "x@other.example"}))
+	e.run()
+
+	t.Run("foreign objects in the target are left alone", func(t *testing.T) {
+		assert.Contains(t, e.linked(), "foreign")
+	})
+	t.Run("a disable reaches a target that lost the user", func(t *testing.T) {
+		require.NoError(t, e.target.Delete(ctx, a.ID))
+		require.NoError(t, e.dir.Disable(a.DN))
+		rep := e.run()
+		assert.Equal(t, []string{a.ID}, rep.Disabled)
+		u := e.linked()[a.ID]
+		assert.True(t, u.Disabled)
+		assert.Equal(t, "a@example.com", u.Email)
+	})
+	t.Run("a new state over a filled target writes only differences", func(t *testing.T) {
+		e.store = ldapsync.NewMemoryStore()
+		require.NoError(t, e.target.Delete(ctx, b.ID))
+		before := e.target.Writes()
+		rep := e.run()
+		assert.Equal(t, ldapsync.SyncFull, rep.Mode)
+		assert.Equal(t, []string{b.ID}, rep.Added, "only the object the target lacks")
+		assert.Equal(t, before+1, e.target.Writes())
+		assert.Contains(t, e.linked(), "foreign")
+	})
+}

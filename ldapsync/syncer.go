@@ -144,6 +144,9 @@ func (s *Syncer) Plan(ctx context.Context) (*Plan, error) {
 	}
 	out := p.out
 	plan := &Plan{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}
+	if out.full && out.fullReason != "" {
+		plan.Warnings = append([]string{"full read: " + out.fullReason}, plan.Warnings...)
+	}
 	plan.Changes = append(plan.Changes, out.changes...)
 	if out.withheld {
 		plan.Withheld = out.removals
@@ -242,6 +245,11 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 		if c.viaDisable {
 			op = "disable"
 			err = s.target.Disable(ctx, c.ID)
+			if err != nil && ctx.Err() == nil {
+				// The target may have lost the user: write it whole.
+				op = "upsert"
+				err = s.target.Upsert(ctx, c.User.clone())
+			}
 		} else {
 			op = "upsert"
 			err = s.target.Upsert(ctx, c.User.clone())
