@@ -121,7 +121,8 @@ func TestFetchMetadataParseError(t *testing.T) {
 	require.ErrorAs(t, err, &me)
 }
 
-func TestFetchMetadataContext(t *testing.T) {
+// hangingServer answers no request until the client goes away.
+func hangingServer(t *testing.T) *httptest.Server {
 	release := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -129,28 +130,40 @@ func TestFetchMetadataContext(t *testing.T) {
 		case <-release:
 		case <-time.After(10 * time.Second):
 		}
+		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
-	defer srv.Close()
-	defer close(release)
+	t.Cleanup(func() {
+		close(release)
+		srv.Close()
+	})
+	return srv
+}
 
+func TestFetchMetadataContext(t *testing.T) {
+	srv := hangingServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := FetchMetadata(ctx, srv.URL, WithHTTPClient(srv.Client()))
 	requireFetchStage(t, err, FetchStageTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	// No deadline in the context: the default timeout applies.
-	defer func(d time.Duration) { defaultFetchTimeout = d }(defaultFetchTimeout)
-	defaultFetchTimeout = 100 * time.Millisecond
-	_, err = FetchMetadata(context.Background(), srv.URL, WithHTTPClient(srv.Client()))
-	requireFetchStage(t, err, FetchStageTimeout)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-
 	canceled, cancel2 := context.WithCancel(context.Background())
 	cancel2()
+	srv = hangingServer(t)
 	_, err = FetchMetadata(canceled, srv.URL, WithHTTPClient(srv.Client()))
 	requireFetchStage(t, err, FetchStageTimeout)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestFetchMetadataDefaultTimeout(t *testing.T) {
+	// No deadline in the context and none in the client: the default
+	// timeout applies.
+	defer func(d time.Duration) { defaultFetchTimeout = d }(defaultFetchTimeout)
+	defaultFetchTimeout = 100 * time.Millisecond
+	srv := hangingServer(t)
+	_, err := FetchMetadata(context.Background(), srv.URL, WithHTTPClient(srv.Client()))
+	requireFetchStage(t, err, FetchStageTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
 func TestFetchMetadataRedirects(t *testing.T) {
