@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -148,6 +149,23 @@ func FuzzParseRange(f *testing.F) {
 		_, lo, hi, ok := parseRange(s)
 		if ok && (lo < 0 || (hi >= 0 && hi < lo)) {
 			t.Fatalf("%q: bad range %d-%d", s, lo, hi)
+		}
+	})
+}
+
+func FuzzParseDomainList(f *testing.F) {
+	f.Add("a.example,b.example")
+	f.Add("a.example, b.example")
+	f.Add(",,")
+	f.Fuzz(func(t *testing.T, s string) {
+		ds, err := ParseDomainList(s)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if verr := validDomain(d); verr != nil || d != strings.ToLower(d) {
+				t.Fatalf("%q accepted %q: %v", s, d, verr)
+			}
 		}
 	})
 }

@@ -258,6 +258,24 @@ func TestTestConnection(t *testing.T) {
 		assert.Equal(t, ldapsync.Failed, got["127.0.0.2 connectivity"])
 		assert.Equal(t, ldapsync.Passed, got[h+" sample-address"])
 	})
+	t.Run("StartTLS refused by the server", func(t *testing.T) {
+		plain := ldapsynctest.Start(t)
+		cfg := plain.Config()
+		cfg.Encryption = ldapsync.EncryptionStartTLS
+		rep := ldapsync.TestConnectionWith(ctx, cfg, opts)
+		st := rep.Step(ldapsync.StepCertificate)
+		assert.Equal(t, ldapsync.Failed, st.Status)
+		assert.Contains(t, st.Detail, "StartTLS")
+		assert.Contains(t, st.Hint, "StartTLS on 389")
+	})
+	t.Run("plain connection", func(t *testing.T) {
+		plain := ldapsynctest.Start(t)
+		rep := ldapsync.TestConnectionWith(ctx, plain.Config(), opts)
+		assert.True(t, rep.OK())
+		assert.Equal(t, ldapsync.Skipped, rep.Step(ldapsync.StepCertificate).Status)
+		assert.Contains(t, rep.Step(ldapsync.StepCertificate).Detail, "unencrypted")
+		assert.Equal(t, ldapsync.Skipped, rep.Step(ldapsync.StepSampleAddress).Status)
+	})
 	t.Run("invalid configuration", func(t *testing.T) {
 		rep := ldapsync.TestConnection(ctx, ldapsync.Config{Host: "x.example"})
 		assert.False(t, rep.OK())

@@ -76,18 +76,6 @@ const (
 	KindGroup   = "group"
 )
 
-func (s *State) clone() State {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic(err) // State holds only JSON-safe values
-	}
-	var c State
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic(err)
-	}
-	return c
-}
-
 // check validates a loaded state.
 func (s *State) check() error {
 	if s.Version != StateVersion {
