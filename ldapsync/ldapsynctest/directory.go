@@ -55,12 +55,13 @@ type Directory struct {
 		connections, binds, searches, entries, drops atomic.Int64
 	}
 
-	server   *gldap.Server
-	relay    *relay
-	addr     *net.TCPAddr
-	tlsMode  TLSMode
-	certPool *x509.CertPool
-	caCert   *x509.Certificate
+	server    *gldap.Server
+	closeOnce sync.Once
+	relay     *relay
+	addr      *net.TCPAddr
+	tlsMode   TLSMode
+	certPool  *x509.CertPool
+	caCert    *x509.Certificate
 }
 
 // Faults are failures the directory injects into its LDAP traffic, for
@@ -114,22 +115,40 @@ type Stats struct {
 // test's own goroutine.
 func Start(tb testing.TB, opts ...Option) *Directory {
 	tb.Helper()
+	d, err := New(opts...)
+	if err != nil {
+		tb.Fatalf("ldapsynctest.Start: %v", err)
+	}
+	tb.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+// New runs a directory like [Start] for code without a testing.TB (an
+// Example, a TestMain sharing one directory): the caller must call
+// [Directory.Close].
+func New(opts ...Option) (*Directory, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if err := o.validate(); err != nil {
-		tb.Fatalf("ldapsynctest.Start: %v", err)
+		return nil, err
 	}
 	d, err := newDirectory(o)
 	if err != nil {
-		tb.Fatalf("ldapsynctest.Start: %v", err)
+		return nil, err
 	}
 	if err := d.run(); err != nil {
-		tb.Fatalf("ldapsynctest.Start: %v", err)
+		return nil, err
 	}
-	tb.Cleanup(d.stop)
-	return d
+	return d, nil
+}
+
+// Close closes every client connection and stops the server. It is safe to
+// call more than once.
+func (d *Directory) Close() error {
+	d.closeOnce.Do(d.stop)
+	return nil
 }
 
 func newDirectory(o options) (*Directory, error) {
@@ -212,7 +231,11 @@ func (d *Directory) placeDSA(name string, inv GUID) {
 func (d *Directory) run() error {
 	var relayTLS, startTLS *tls.Config
 	if d.tlsMode != TLSNone {
-		cfg, pool, ca, err := newTLS(strings.ToLower(d.serverName)+"."+d.domain, d.now())
+		nb, na := d.opts.notBefore, d.opts.notAfter
+		if nb.IsZero() {
+			nb, na = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+		}
+		cfg, pool, ca, err := newTLS(strings.ToLower(d.serverName)+"."+d.domain, d.opts.keyBits, nb, na)
 		if err != nil {
 			return err
 		}

@@ -110,3 +110,5 @@ func TestUsersAndFilters(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, alice.DN, got[0].DN)
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

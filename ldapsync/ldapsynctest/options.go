@@ -36,6 +36,9 @@ type options struct {
 	now          func() time.Time
 	faults       Faults
 	maxCookies   int
+	notBefore    time.Time
+	notAfter     time.Time
+	keyBits      int
 }
 
 func defaultOptions() options {
@@ -48,6 +51,7 @@ func defaultOptions() options {
 		serverName:   "DC1",
 		now:          time.Now,
 		maxCookies:   1000,
+		keyBits:      2048,
 	}
 }
 
@@ -75,6 +79,17 @@ func WithBindCredentials(dn, password string) Option {
 // WithTLS selects LDAPS or StartTLS with a certificate chained to a CA the
 // directory generates (see [Directory.CertPool]).
 func WithTLS(mode TLSMode) Option { return func(o *options) { o.tls = mode } }
+
+// WithCertificateValidity sets the validity period of the server
+// certificate (default: from an hour ago for a day, by the real clock, not
+// [WithNow]). A period in the past serves an expired certificate.
+func WithCertificateValidity(notBefore, notAfter time.Time) Option {
+	return func(o *options) { o.notBefore, o.notAfter = notBefore, notAfter }
+}
+
+// WithKeyBits sets the RSA key size of the CA and server certificate
+// (default 2048), e.g. 1024 to test a client that refuses short keys.
+func WithKeyBits(bits int) Option { return func(o *options) { o.keyBits = bits } }
 
 // WithSizeLimit sets the most entries a search without the paged results
 // control returns before it ends with sizeLimitExceeded (4), like Active
@@ -123,6 +138,12 @@ func (o *options) validate() error {
 	}
 	if o.tls < TLSNone || o.tls > TLSStartTLS {
 		probs = append(probs, fmt.Sprintf("WithTLS: unknown mode %d", o.tls))
+	}
+	if o.keyBits < 1024 || o.keyBits > 8192 {
+		probs = append(probs, fmt.Sprintf("WithKeyBits: %d is outside 1024-8192", o.keyBits))
+	}
+	if !o.notBefore.IsZero() && !o.notAfter.After(o.notBefore) {
+		probs = append(probs, "WithCertificateValidity: notAfter is not after notBefore")
 	}
 	if o.sizeLimit < 1 {
 		probs = append(probs, fmt.Sprintf("WithSizeLimit: %d is not positive", o.sizeLimit))

@@ -13,28 +13,35 @@ import (
 	"time"
 )
 
-// RSA key generation is the slow part of setting up TLS; the keys are made
-// once per test binary and every directory signs its own certificates.
+// RSA key generation is the slow part of setting up TLS; keys are made once
+// per size per test binary and every directory signs its own certificates.
 var (
-	keysOnce         sync.Once
-	caKey, leafKey   *rsa.PrivateKey
-	errKeyGeneration error
+	keysMu sync.Mutex
+	keys   = map[int][2]*rsa.PrivateKey{}
 )
 
-func testKeys() (*rsa.PrivateKey, *rsa.PrivateKey, error) {
-	keysOnce.Do(func() {
-		caKey, errKeyGeneration = rsa.GenerateKey(rand.Reader, 2048)
-		if errKeyGeneration == nil {
-			leafKey, errKeyGeneration = rsa.GenerateKey(rand.Reader, 2048)
-		}
-	})
-	return caKey, leafKey, errKeyGeneration
+func testKeys(bits int) (*rsa.PrivateKey, *rsa.PrivateKey, error) {
+	keysMu.Lock()
+	defer keysMu.Unlock()
+	if k, ok := keys[bits]; ok {
+		return k[0], k[1], nil
+	}
+	ca, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys[bits] = [2]*rsa.PrivateKey{ca, leaf}
+	return ca, leaf, nil
 }
 
 // newTLS makes a CA and a server certificate for 127.0.0.1, ::1 and
-// localhost (plus the DC's DNS name), valid from an hour ago for a day.
-func newTLS(dcDNSName string, now time.Time) (*tls.Config, *x509.CertPool, *x509.Certificate, error) {
-	ck, lk, err := testKeys()
+// localhost (plus the DC's DNS name), valid from notBefore to notAfter.
+func newTLS(dcDNSName string, bits int, notBefore, notAfter time.Time) (*tls.Config, *x509.CertPool, *x509.Certificate, error) {
+	ck, lk, err := testKeys(bits)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("generating keys: %w", err)
 	}
@@ -45,8 +52,8 @@ func newTLS(dcDNSName string, now time.Time) (*tls.Config, *x509.CertPool, *x509
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: "ldapsynctest CA", Organization: []string{"gatehouse test"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
+		NotBefore:             notBefore.Add(-time.Minute),
+		NotAfter:              notAfter.Add(time.Minute),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -63,8 +70,8 @@ func newTLS(dcDNSName string, now time.Time) (*tls.Config, *x509.CertPool, *x509
 	leafTmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: dcDNSName},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{dcDNSName, "localhost"},
