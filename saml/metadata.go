@@ -39,10 +39,12 @@ const (
 	// DefaultMaxMetadataBytes is the largest metadata document accepted by
 	// default (8 MiB). Federation aggregates need [WithMaxBytes].
 	DefaultMaxMetadataBytes = 8 << 20
-	// DefaultMaxMetadataTokens is the largest number of XML tokens
-	// (elements, text runs, comments, processing instructions) accepted by
-	// default.
-	DefaultMaxMetadataTokens = 1 << 20
+	// DefaultMaxMetadataTokens is the largest number of XML tokens (start
+	// and end tags, text runs, comments, processing instructions) accepted
+	// by default: far more than real IdP metadata or a few thousand
+	// aggregated entities hold, while bounding the tree built from a
+	// document of many tiny elements.
+	DefaultMaxMetadataTokens = 1 << 19
 	// MaxMetadataDepth is the deepest element nesting accepted.
 	MaxMetadataDepth = 64
 	// DefaultMaxMetadataRedirects is the number of HTTP redirects

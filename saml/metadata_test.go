@@ -908,3 +908,25 @@ func TestParseMetadataAggregateErrorNamesEntity(t *testing.T) {
 	assert.Equal(t, "EntitiesDescriptor/EntitiesDescriptor[1]/EntityDescriptor[1]/IDPSSODescriptor/SingleSignOnService[1]", me.Element)
 	assert.Equal(t, "Location", me.Attr)
 }
+
+func TestParseMetadataDefaultLimits(t *testing.T) {
+	// Many tiny elements: within the byte limit, over the token limit, so
+	// the tree is never built.
+	var b strings.Builder
+	b.WriteString(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com"><md:Extensions>`)
+	for range DefaultMaxMetadataTokens/2 + 1 {
+		b.WriteString("<a/>")
+	}
+	b.WriteString(`</md:Extensions></md:EntityDescriptor>`)
+	require.Less(t, b.Len(), DefaultMaxMetadataBytes)
+	_, err := ParseMetadata([]byte(b.String()))
+	require.ErrorIs(t, err, ErrMalformed)
+	assert.Contains(t, err.Error(), fmt.Sprintf("more than %d XML tokens", DefaultMaxMetadataTokens))
+
+	// A federation aggregate of 2,000 IdPs fits the defaults.
+	_, cert := mdNewCert(t, "idp", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	agg, ids := buildAggregate(t, 2000, cert)
+	md, err := ParseMetadata(agg, WithEntityID(ids[1999]))
+	require.NoError(t, err)
+	assert.Equal(t, ids[1999], md.EntityID)
+}
