@@ -62,3 +62,20 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDuration checks the cacheDuration parser never panics and never
+// returns a negative duration.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"PT6H", "P1Y2M3DT4H5M6.789S", "P2W", "PT0,5S", "-PT1H", "P", "PT", "P99999999999999999Y", "PT2562047H"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err == nil && d < 0 {
+			t.Fatalf("%q: negative %v", s, d)
+		}
+		if err == nil && (len(s) < 3 || s[0] != 'P') {
+			t.Fatalf("%q accepted", s)
+		}
+	})
+}
