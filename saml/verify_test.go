@@ -342,3 +342,51 @@ func TestVerifyMultipleIdPCertificates(t *testing.T) {
 	_, err := sp.Verify(context.Background(), idp.Response(samltest.WithInResponseTo(reqID)), reqID)
 	require.NoError(t, err)
 }
+
+func TestVerifyEncryptedAssertion(t *testing.T) {
+	key, cert := spKeyPair(t)
+	idp := newTestIdP(t)
+	for _, s := range []samltest.Signing{samltest.SignAssertion, samltest.SignResponse, samltest.SignBoth} {
+		sp := newSP(t, idp, func(c *saml.Config) { c.EncryptionKey, c.EncryptionCert = key, cert })
+		resp := idp.Response(samltest.WithSigning(s), samltest.WithInResponseTo(reqID), samltest.WithEncryption(cert))
+		raw, err := base64.StdEncoding.DecodeString(resp)
+		require.NoError(t, err)
+		require.Contains(t, string(raw), "EncryptedAssertion")
+		require.NotContains(t, string(raw), samltest.DefaultNameID, "the assertion travels encrypted")
+		a, err := sp.Verify(context.Background(), resp, reqID)
+		require.NoError(t, err)
+		assert.Equal(t, samltest.DefaultNameID, a.NameID)
+	}
+
+	// The signing key decrypts when no separate encryption key is set.
+	sp := newSP(t, idp, func(c *saml.Config) { c.SigningKey, c.SigningCert = key, cert })
+	_, err := sp.Verify(context.Background(), idp.Response(samltest.WithInResponseTo(reqID), samltest.WithEncryption(cert)), reqID)
+	require.NoError(t, err)
+
+	// No key, another key, or an unsigned encrypted assertion: refused.
+	_, other := spKeyPair(t)
+	otherKey, _ := spKeyPair(t)
+	cases := []struct {
+		name string
+		cfg  func(*saml.Config)
+		opts []samltest.ResponseOption
+		want error
+	}{
+		{"no SP key", nil, nil, saml.ErrMalformed},
+		{"wrong SP key", func(c *saml.Config) { c.EncryptionKey = otherKey }, nil, saml.ErrMalformed},
+		{"encrypted for someone else", func(c *saml.Config) { c.EncryptionKey, c.EncryptionCert = key, cert }, []samltest.ResponseOption{samltest.WithEncryption(other)}, saml.ErrMalformed},
+		{"unsigned", func(c *saml.Config) { c.EncryptionKey, c.EncryptionCert = key, cert }, []samltest.ResponseOption{samltest.WithSigning(samltest.SignNone)}, saml.ErrSignature},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := newSP(t, idp, func(c *saml.Config) {
+				if tc.cfg != nil {
+					tc.cfg(c)
+				}
+			})
+			opts := append([]samltest.ResponseOption{samltest.WithInResponseTo(reqID), samltest.WithEncryption(cert)}, tc.opts...)
+			_, err := sp.Verify(context.Background(), idp.Response(opts...), reqID)
+			requireOnly(t, err, tc.want)
+		})
+	}
+}

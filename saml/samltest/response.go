@@ -65,6 +65,7 @@ type responseSpec struct {
 	keyInfoCert                *x509.Certificate
 	tamper                     []func(*etree.Element)
 	deflate                    bool
+	encryptFor                 *x509.Certificate
 	err                        error
 }
 
@@ -325,6 +326,13 @@ func (p *IdP) build(s *responseSpec) ([]byte, error) {
 			if err := sign(a, s); err != nil {
 				return nil, err
 			}
+		}
+		if s.encryptFor != nil {
+			ea, err := encryptAssertion(a, s.encryptFor)
+			if err != nil {
+				return nil, err
+			}
+			a = ea
 		}
 		resp.AddChild(a)
 	}
