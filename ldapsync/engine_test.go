@@ -1,0 +1,97 @@
+package ldapsync
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// syntheticRead is a full read of n users in n/100 groups.
+func syntheticRead(n int) *readResult {
+	res := &readResult{full: true, records: map[string]*Record{}, watermark: Watermark{Source: "usn", USN: 1}}
+	for i := range n {
+		id := fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		res.records[id] = &Record{Kind: KindUser, DN: fmt.Sprintf("CN=U%d,DC=x", i),
+			Email: fmt.Sprintf("u%d@example.com", i), Aliases: []string{fmt.Sprintf("a%d@example.com", i)}, DisplayName: "U"}
+	}
+	for g := range n / 100 {
+		rec := &Record{Kind: KindGroup, DN: fmt.Sprintf("CN=G%d,DC=x", g), DisplayName: "G"}
+		for i := g * 100; i < (g+1)*100; i++ {
+			rec.MemberDNs = append(rec.MemberDNs, fmt.Sprintf("cn=u%d,dc=x", i))
+		}
+		res.records[fmt.Sprintf("%08x-1111-4000-8000-000000000000", g)] = rec
+	}
+	return res
+}
+
+func TestComputeIncrementalMatchesFull(t *testing.T) {
+	cfg := Config{MaxSyncDeletions: 5}
+	full := syntheticRead(300)
+	out := compute(cfg, State{}, full, map[string]User{})
+	assert.Len(t, out.changes, 303)
+	for _, c := range out.changes {
+		if c.Group != nil {
+			assert.Len(t, c.Group.Members, 100, "member DNs resolved case-insensitively")
+		}
+	}
+	prev := out.next
+
+	// Change one user, remove one, keep the rest.
+	inc := &readResult{records: map[string]*Record{}, present: map[string]string{}, watermark: Watermark{Source: "usn", USN: 2}}
+	for id, rec := range full.records {
+		inc.present[id] = rec.DN
+	}
+	changed := fmt.Sprintf("%08x-0000-4000-8000-000000000000", 7)
+	gone := fmt.Sprintf("%08x-0000-4000-8000-000000000000", 8)
+	c := *full.records[changed]
+	c.Email = "new7@example.com"
+	inc.records[changed] = &c
+	delete(inc.present, gone)
+	out = compute(cfg, prev, inc, nil)
+	require.Len(t, out.changes, 2)
+	assert.Equal(t, OpUpdate, out.changes[0].Op)
+	assert.Equal(t, changed, out.changes[0].ID)
+	assert.Equal(t, OpUpdateGroup, out.changes[1].Op, "the group loses the removed user")
+	assert.Len(t, out.changes[1].Group.Members, 99)
+	require.Len(t, out.removals, 1)
+	assert.Equal(t, gone, out.removals[0].ID)
+	assert.Equal(t, OpUnlink, out.removals[0].Op)
+	assert.False(t, out.withheld)
+	assert.Equal(t, int64(2), out.next.Watermark.USN)
+	assert.NotContains(t, out.next.Objects, gone)
+
+	again := compute(cfg, out.next, &readResult{records: map[string]*Record{}, present: inc.present, watermark: out.next.Watermark}, nil)
+	assert.Empty(t, again.changes, "a settled state plans nothing")
+	assert.Empty(t, again.removals)
+}
+
+func BenchmarkComputeIncremental(b *testing.B) {
+	const n = 10000
+	cfg := Config{MaxSyncDeletions: 5}
+	full := syntheticRead(n)
+	prev := compute(cfg, State{}, full, map[string]User{}).next
+	inc := &readResult{records: map[string]*Record{}, present: map[string]string{}, watermark: Watermark{Source: "usn", USN: 2}}
+	for id, rec := range full.records {
+		inc.present[id] = rec.DN
+	}
+	i := 0
+	for id, rec := range full.records {
+		if rec.Kind != KindUser || i == 10 {
+			continue
+		}
+		c := *rec
+		c.Email = "changed" + c.Email
+		inc.records[id] = &c
+		i++
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		out := compute(cfg, prev, inc, nil)
+		if len(out.changes) != 10 {
+			b.Fatalf("%d changes", len(out.changes))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/user")
+}
