@@ -16,6 +16,11 @@ func FuzzParseMetadata(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	crewjam, err := filepath.Glob(filepath.Join("testdata", "crewjam", "*_IDPMetadata"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	files = append(files, crewjam...)
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {
