@@ -103,11 +103,23 @@ type IdP struct {
 }
 
 // NewIdP starts an IdP on 127.0.0.1 and registers its shutdown with
-// tb.Cleanup.
+// tb.Cleanup. It fails the test if the IdP cannot start.
 func NewIdP(tb testing.TB, opts ...Option) *IdP {
 	tb.Helper()
+	p, err := Start(opts...)
+	if err != nil {
+		tb.Fatalf("samltest: %v", err)
+	}
+	p.tb = tb
+	tb.Cleanup(p.Close)
+	return p
+}
+
+// Start starts an IdP outside a test (for example programs and
+// quickstarts); call [IdP.Close] when done. Its [IdP.Response] panics on
+// error; [IdP.NewResponse] returns the error instead.
+func Start(opts ...Option) (*IdP, error) {
 	p := &IdP{
-		tb:         tb,
 		spEntityID: DefaultSPEntityID,
 		acsURL:     DefaultACSURL,
 		now:        time.Now,
@@ -125,7 +137,7 @@ func NewIdP(tb testing.TB, opts ...Option) *IdP {
 		var err error
 		p.key, p.cert, err = newKeyPair(defaultKey(), "gatehouse samltest IdP")
 		if err != nil {
-			tb.Fatalf("samltest: %v", err)
+			return nil, err
 		}
 	}
 	mux := http.NewServeMux()
@@ -136,13 +148,15 @@ func NewIdP(tb testing.TB, opts ...Option) *IdP {
 	} else {
 		p.srv = httptest.NewTLSServer(mux)
 	}
-	tb.Cleanup(p.srv.Close)
 	if p.entityID == "" {
 		p.entityID = p.srv.URL + "/metadata"
 	}
 	p.metadata = p.buildMetadata()
-	return p
+	return p, nil
 }
+
+// Close shuts the server down.
+func (p *IdP) Close() { p.srv.Close() }
 
 // URL is the base URL of the IdP's server.
 func (p *IdP) URL() string { return p.srv.URL }

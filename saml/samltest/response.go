@@ -117,9 +117,18 @@ func WithNameIDFormat(format string) ResponseOption {
 	return func(s *responseSpec) { s.nameIDFormat = format }
 }
 
-// WithAttribute adds an attribute with its values.
+// WithAttribute sets an attribute's values, replacing an attribute of the
+// same name.
 func WithAttribute(name string, values ...string) ResponseOption {
-	return func(s *responseSpec) { s.attrs = append(s.attrs, attribute{name, values}) }
+	return func(s *responseSpec) {
+		for i := range s.attrs {
+			if s.attrs[i].name == name {
+				s.attrs[i].values = values
+				return
+			}
+		}
+		s.attrs = append(s.attrs, attribute{name, values})
+	}
 }
 
 // WithAttributes replaces the attributes (sorted by name in the document).
@@ -216,25 +225,34 @@ func WithTamper(f func(response *etree.Element)) ResponseOption {
 func Deflated() ResponseOption { return func(s *responseSpec) { s.deflate = true } }
 
 // Response returns a base64 SAMLResponse, as an IdP posts it to the ACS,
-// signed for real. It fails the test on error.
+// signed for real. It fails the test on error (panics for an IdP made
+// with [Start]).
 func (p *IdP) Response(opts ...ResponseOption) string {
-	p.tb.Helper()
 	out, err := p.response(opts)
 	if err != nil {
-		p.tb.Fatalf("samltest: Response: %v", err)
+		p.fail("Response", err)
 	}
 	return out
 }
 
+// NewResponse is like [IdP.Response] but returns any error.
+func (p *IdP) NewResponse(opts ...ResponseOption) (string, error) { return p.response(opts) }
+
 // ResponseXML is like [IdP.Response] but returns the XML document.
 func (p *IdP) ResponseXML(opts ...ResponseOption) []byte {
-	p.tb.Helper()
-	s := p.spec(opts)
-	resp, err := p.build(s)
+	out, err := p.build(p.spec(opts))
 	if err != nil {
-		p.tb.Fatalf("samltest: ResponseXML: %v", err)
+		p.fail("ResponseXML", err)
 	}
-	return resp
+	return out
+}
+
+func (p *IdP) fail(what string, err error) {
+	if p.tb == nil {
+		panic("samltest: " + what + ": " + err.Error())
+	}
+	p.tb.Helper()
+	p.tb.Fatalf("samltest: %s: %v", what, err)
 }
 
 // response builds a response without touching tb (safe in server
