@@ -46,7 +46,7 @@
 // An object that leaves the result (deleted, moved out of RootDN, filtered
 // out, without address) is unlinked, or deleted with DeleteUsers. When one
 // run would remove more than MaxSyncDeletions objects, none is removed,
-// everything else is applied, [Report].Withheld lists them and Run returns
+// everything else is applied, [Report.Withheld] lists them and Run returns
 // a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that fails or
 // ends early writes nothing. Two objects claiming one address are both
 // reported and neither is changed.
