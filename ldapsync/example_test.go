@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ldapsync"
 	"github.com/gatehouse-id/gatehouse/ldapsync/ldapsynctest"
@@ -117,4 +119,35 @@ func ExampleTestConnection() {
 	// sample-address passed
 	// sample-address failed
 	// ok: false
+}
+
+// Plan shows what a run would change without writing anything.
+func ExampleSyncer_Plan() {
+	dir, err := ldapsynctest.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dir.Close()
+	_, _ = dir.AddUser(ldapsynctest.User{CN: "Alice", Mail: "alice@example.com"})
+	_, _ = dir.AddUser(ldapsynctest.User{CN: "Bob", Mail: "bob@example.com"})
+
+	target := ldapsync.NewMemoryTarget()
+	syncer, _ := ldapsync.NewSyncer(dir.Config(), target, ldapsync.NewMemoryStore())
+	plan, err := syncer.Plan(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var lines []string // changes come in ID order; sort by address for display
+	for _, c := range plan.Changes {
+		lines = append(lines, fmt.Sprint(c.Op, " ", c.User.Email))
+	}
+	sort.Strings(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	fmt.Println("target writes:", target.Writes())
+	// Output:
+	// add alice@example.com
+	// add bob@example.com
+	// target writes: 0
 }
