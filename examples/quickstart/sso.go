@@ -35,24 +35,19 @@ func demoSSO(ctx context.Context, out *printer, acct string, r region.Region, ap
 	if metadataURL != "" {
 		return "", realIdP(ctx, out, acct, r, app, metadataURL)
 	}
-	tb := harness.New()
-	defer tb.Close()
-	var nameID string
-	err := harness.Catch(func() error {
-		var err error
-		nameID, err = testIdPSignIn(ctx, out, tb, acct, r, app)
-		return err
-	})
-	return nameID, err
-}
-
-func testIdPSignIn(ctx context.Context, out *printer, tb *harness.TB, acct string, r region.Region, app region.App) (string, error) {
-	idp := samltest.NewIdP(tb, samltest.WithUser(demoUser, map[string][]string{
+	idp, err := samltest.Start(samltest.WithUser(demoUser, map[string][]string{
 		"email":       {demoUser},
 		"displayName": {"Alice Example"},
 		"groups":      {"Staff"},
 	}))
+	if err != nil {
+		return "", err
+	}
+	defer idp.Close()
+	return testIdPSignIn(ctx, out, idp, acct, r, app)
+}
 
+func testIdPSignIn(ctx context.Context, out *printer, idp *samltest.IdP, acct string, r region.Region, app region.App) (string, error) {
 	// The administrator's side: a profile filled from the IdP's metadata.
 	p := profile.New(profile.Other)
 	p.Description = "Quickstart test IdP"
