@@ -2,8 +2,12 @@ package ldapsync_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,4 +285,63 @@ func TestTestConnection(t *testing.T) {
 		assert.False(t, rep.OK())
 		assert.Contains(t, rep.Steps[0].Detail, "rootDN")
 	})
+}
+
+// cutConn closes itself after delivering limit bytes from the server.
+type cutConn struct {
+	net.Conn
+	left int
+}
+
+func (c *cutConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		_ = c.Conn.Close()
+		return 0, io.EOF
+	}
+	if len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= n
+	return n, err
+}
+
+func TestReadRestartsAfterConnectionDrop(t *testing.T) {
+	e := newEnv(t)
+	for i := range 40 {
+		e.addUser(fmt.Sprintf("K%02d", i), fmt.Sprintf("k%02d@example.com", i))
+	}
+	e.cfg.PageSize = 10
+	var dials atomic.Int32
+	e.opts = []ldapsync.Option{ldapsync.WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || dials.Add(1) > 1 {
+			return c, err
+		}
+		return &cutConn{Conn: c, left: 4000}, nil // the first connection breaks mid-read
+	})}
+	rep := e.run()
+	assert.Equal(t, int32(2), dials.Load())
+	assert.Len(t, rep.Added, 40, "the restarted read is complete")
+	assert.Contains(t, strings.Join(rep.Warnings, "\n"), "restarted")
+
+	// A second drop in the restarted read fails the run: nothing applied.
+	require.NoError(t, e.dir.Delete("CN=K00,CN=Users,"+e.dir.BaseDN()))
+	e.cfg.MaxSyncDeletions = 5
+	dials.Store(0)
+	e.opts = []ldapsync.Option{ldapsync.WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return c, err
+		}
+		dials.Add(1)
+		return &cutConn{Conn: c, left: 1200}, nil
+	})}
+	before := e.target.Writes()
+	_, err := e.tryRun()
+	assert.ErrorIs(t, err, ldapsync.ErrRead)
+	assert.Equal(t, int32(2), dials.Load(), "one restart, not a loop")
+	assert.Equal(t, before, e.target.Writes())
 }

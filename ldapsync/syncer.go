@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // Option configures a [Syncer].
@@ -96,28 +98,19 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	if prev.Version != 0 && prev.Version != StateVersion {
 		return nil, &StateError{Op: "load", Err: fmt.Errorf("version %d is not supported", prev.Version)}
 	}
-	sess, err := connect(ctx, s.cfg, connectOptions{dial: s.opts.dial, resolve: s.opts.dial == nil, bind: true, now: s.opts.now, resolver: s.opts.resolver})
+	res, host, err := s.read(ctx, prev.Watermark)
+	if err != nil && transient(err) && ctx.Err() == nil {
+		// The connection broke mid-read (a dropped idle connection, a
+		// restarted domain controller): nothing was applied, so read again
+		// from the start on a new connection, possibly to the alternate.
+		first := err
+		res, host, err = s.read(ctx, prev.Watermark)
+		if err == nil {
+			res.warnings = append(res.warnings, "the first read failed and was restarted: "+first.Error())
+		}
+	}
 	if err != nil {
 		return nil, err
-	}
-	defer sess.Close()
-	s.log(ctx, "ldapsync: connected", slog.String("host", sess.host))
-
-	info, err := readRootDSE(ctx, sess)
-	if err != nil {
-		return nil, err
-	}
-	r := newReader(sess, s.cfg, info, s.opts.logger)
-	src := chooseSource(info)
-	res, err := src.read(ctx, r, prev.Watermark)
-	if err != nil {
-		return nil, err
-	}
-	if len(info.controls) > 0 && !info.controls[oidPagedResults] {
-		res.warnings = append(res.warnings, "the directory does not advertise the paged results control; a size limit would end the read early")
-	}
-	if info.globalCatalog {
-		res.warnings = append(res.warnings, "connected to a Global Catalog port: group members from other domains are not available there")
 	}
 	s.log(ctx, "ldapsync: directory read", slog.Bool("full", res.full), slog.Int("objects", len(res.records)))
 	var snapshot map[string]User
@@ -128,7 +121,48 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 		}
 	}
 	out := compute(s.cfg, prev, res, snapshot)
-	return &prepared{host: sess.host, out: out}, nil
+	return &prepared{host: host, out: out}, nil
+}
+
+// read connects and reads the directory once.
+func (s *Syncer) read(ctx context.Context, prev Watermark) (*readResult, string, error) {
+	sess, err := connect(ctx, s.cfg, connectOptions{dial: s.opts.dial, resolve: s.opts.dial == nil, bind: true, now: s.opts.now, resolver: s.opts.resolver})
+	if err != nil {
+		return nil, "", err
+	}
+	defer sess.Close()
+	s.log(ctx, "ldapsync: connected", slog.String("host", sess.host))
+
+	info, err := readRootDSE(ctx, sess)
+	if err != nil {
+		return nil, "", err
+	}
+	r := newReader(sess, s.cfg, info, s.opts.logger)
+	res, err := chooseSource(info).read(ctx, r, prev)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(info.controls) > 0 && !info.controls[oidPagedResults] {
+		res.warnings = append(res.warnings, "the directory does not advertise the paged results control; a size limit would end the read early")
+	}
+	if info.globalCatalog {
+		res.warnings = append(res.warnings, "connected to a Global Catalog port: group members from other domains are not available there")
+	}
+	return res, sess.host, nil
+}
+
+// transient reports whether a read failed in transport (connection closed
+// or reset) rather than with an answer from the directory.
+func transient(err error) bool {
+	var re *ReadError
+	if !errors.As(err, &re) {
+		return false
+	}
+	var le *ldap.Error
+	if errors.As(re.Err, &le) && le.ResultCode < ldap.ErrorNetwork {
+		return false // the directory answered with a result code
+	}
+	return true
 }
 
 // Plan reads the directory and returns what [Syncer.Run] would do, without
