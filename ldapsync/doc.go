@@ -48,7 +48,8 @@
 // run would remove more than MaxSyncDeletions objects, none is removed,
 // everything else is applied, [Report.Withheld] lists them and Run returns
 // a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that fails or
-// ends early writes nothing. Two objects claiming one address are both
+// ends early writes nothing; a read whose connection breaks is restarted
+// once from the beginning on a new connection. Two objects claiming one address are both
 // reported and neither is changed.
 //
 // # State and crash safety

@@ -157,7 +157,7 @@ type FileStore struct {
 }
 
 // NewFileStore returns a store that keeps the state in the file at path.
-// The directory must exist. A missing file means no state yet; an empty,
+// The directory must exist, and one process at a time may use the file. A missing file means no state yet; an empty,
 // truncated or otherwise unreadable file is an error wrapping [ErrState].
 func NewFileStore(path string) *FileStore { return &FileStore{path: path} }
 
