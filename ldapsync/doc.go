@@ -49,8 +49,8 @@
 // everything else is applied, [Report.Withheld] lists them and Run returns
 // a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that fails or
 // ends early writes nothing; a read whose connection breaks is restarted
-// once from the beginning on a new connection. Two objects claiming one address are both
-// reported and neither is changed.
+// once from the beginning on a new connection. Two objects claiming one
+// address are both reported and neither is changed.
 //
 // # State and crash safety
 //
