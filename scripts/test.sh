@@ -28,12 +28,17 @@ want_servers() {
 	command -v samba-tool >/dev/null 2>&1 && command -v ldapadd >/dev/null 2>&1 &&
 		{ command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ]; }
 }
+# Servers that were already running (started by hand with the scripts) are
+# reused and left running; the ones started here are stopped on exit.
+stop_samba=yes stop_slapd=yes
 stop_servers() {
-	./scripts/samba-ad.sh stop || true
-	./scripts/slapd.sh stop || true
+	[ "$stop_samba" = no ] || ./scripts/samba-ad.sh stop || true
+	[ "$stop_slapd" = no ] || ./scripts/slapd.sh stop || true
 }
 if want_servers; then
 	echo "== starting Samba AD DC and OpenLDAP slapd"
+	! ./scripts/samba-ad.sh status || stop_samba=no
+	! ./scripts/slapd.sh status || stop_slapd=no
 	trap stop_servers EXIT
 	samba_env=$(./scripts/samba-ad.sh start)
 	slapd_env=$(./scripts/slapd.sh start)
@@ -50,15 +55,14 @@ trap 'rm -f "$log"; [ "$servers" = no ] || stop_servers' EXIT
 status=0
 go test -race -count=1 -v ./... >"$log" 2>&1 || status=$?
 awk '
-/^=== (RUN|CONT|NAME|PAUSE)/ { buf = ""; after = 0; next }
-/^[[:space:]]*--- (PASS|SKIP)/ { buf = ""; after = 0; next }
-/^[[:space:]]*--- FAIL/ { printf "%s", buf; print; buf = ""; after = 1; next }
-/^ok[[:space:]]/ || /^\?[[:space:]]/ { print; buf = ""; after = 0; panic = 0; next }
-/^FAIL/ { printf "%s", buf; print; buf = ""; after = 0; panic = 0; next }
-/^PASS$/ { buf = ""; next }
-/^panic: / { panic = 1 }
-panic || after { print; next }
-{ buf = buf $0 "\n" }
+function tname(line) { sub(/^[[:space:]]*(=== [A-Z]+|--- [A-Z]+:)[[:space:]]+/, "", line); sub(/ \(.*$/, "", line); return line }
+/^=== (RUN|CONT|NAME|PAUSE)/ { cur = tname($0); after = 0; next }
+/^[[:space:]]*--- (PASS|SKIP):/ { delete buf[tname($0)]; after = 0; next }
+/^[[:space:]]*--- FAIL:/ { n = tname($0); printf "%s", buf[n]; delete buf[n]; print; after = 1; next }
+/^(ok|\?)[[:space:]]/ || /^FAIL/ { print; cur = ""; after = 0; split("", buf); next }
+/^PASS$/ { cur = ""; next }
+after || cur == "" { print; next }
+{ buf[cur] = buf[cur] $0 "\n" }
 ' "$log"
 
 count() { grep -cE "^--- $1: Test$2" "$log" || true; }
