@@ -244,7 +244,16 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 		el = root
 	case cfg.signerSet && sc.rootSigned:
 		// The aggregate is signed as a whole: verify all of it, then use the
-		// entity from the verified tree only.
+		// entity as signed. The common profile is verified child by child;
+		// anything else on the full tree with goxmldsig.
+		var err error
+		el, chain, err = verifyAggregateStreamed(data, sc, ent, cfg.signers, now)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errC14nFallback) {
+			return nil, err
+		}
 		root, err := buildDOM(bytes.NewReader(data))
 		if err != nil {
 			return nil, err
@@ -288,6 +297,7 @@ type validity struct {
 
 // scanEntity is an EntityDescriptor found while scanning the document.
 type scanEntity struct {
+	index    int
 	entityID string
 	path     string
 	start    int64
@@ -302,6 +312,12 @@ type scanResult struct {
 	aggregate  bool
 	rootSigned bool
 	entities   []scanEntity
+
+	// Where the root start tag is, and the root's children (aggregates
+	// only), for verifying a signed aggregate without building its tree.
+	rootStart, rootStartEnd int64
+	rootKids                []rootKid
+	rootUnsupported         bool // root content the streamed check does not handle
 }
 
 type scanFrame struct {
@@ -313,6 +329,7 @@ type scanFrame struct {
 	inNS   []xml.Attr // cached in-scope declarations (entities frames only)
 	nEnts  int        // EntitiesDescriptor children so far
 	nEnt   int        // EntityDescriptor children so far
+	kid    int        // index in scanResult.rootKids, or -1
 }
 
 const (
@@ -357,6 +374,17 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 			if len(stack) == 0 && len(bytes.TrimSpace(t)) > 0 {
 				return nil, &MetadataError{Element: "document", Reason: "text outside the root element", Err: ErrMalformed}
 			}
+			if len(stack) == 1 && res.aggregate {
+				if len(bytes.TrimSpace(t)) > 0 {
+					res.rootUnsupported = true
+				} else {
+					res.rootKids = append(res.rootKids, rootKid{isText: true, text: string(t), entity: -1})
+				}
+			}
+		case xml.ProcInst:
+			if len(stack) == 1 {
+				res.rootUnsupported = true
+			}
 		case xml.StartElement:
 			if rootDone {
 				return nil, &MetadataError{Element: "document", Reason: "content after the root element", Err: ErrMalformed}
@@ -364,7 +392,7 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 			if len(stack) >= MaxMetadataDepth {
 				return nil, &MetadataError{Element: t.Name.Local, Reason: fmt.Sprintf("nested more than %d levels deep", MaxMetadataDepth), Err: ErrMalformed}
 			}
-			f := scanFrame{entity: -1}
+			f := scanFrame{entity: -1, kid: -1}
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 					f.decls = append(f.decls, a)
@@ -394,7 +422,7 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 			case isMDEl && t.Name.Local == "EntityDescriptor" && (parent == nil || parent.kind == frameEntities):
 				f.kind = frameEntity
 				f.entity = len(res.entities)
-				e := scanEntity{entityID: attrValue(t, "entityID"), start: off, end: -1}
+				e := scanEntity{index: len(res.entities), entityID: attrValue(t, "entityID"), start: off, end: -1}
 				if parent == nil {
 					e.path = "EntityDescriptor"
 				} else {
@@ -414,12 +442,23 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 			case len(stack) == 1 && parent.kind == frameEntities && t.Name.Space == NamespaceXMLDSig && t.Name.Local == "Signature":
 				res.rootSigned = true
 			}
+			if len(stack) == 0 {
+				res.rootStart, res.rootStartEnd = off, d.InputOffset()
+			}
+			if len(stack) == 1 && res.aggregate {
+				f.kid = len(res.rootKids)
+				res.rootKids = append(res.rootKids, rootKid{start: off, entity: f.entity,
+					signature: t.Name.Space == NamespaceXMLDSig && t.Name.Local == "Signature"})
+			}
 			stack = append(stack, f)
 		case xml.EndElement:
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if f.entity >= 0 {
 				res.entities[f.entity].end = d.InputOffset()
+			}
+			if f.kid >= 0 {
+				res.rootKids[f.kid].end = d.InputOffset()
 			}
 			if len(stack) == 0 {
 				rootDone = true

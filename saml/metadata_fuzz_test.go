@@ -1,11 +1,16 @@
 package saml
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // FuzzParseMetadata feeds arbitrary documents to ParseMetadata: it must
@@ -81,6 +86,56 @@ func FuzzParseDuration(f *testing.F) {
 		}
 		if err == nil && (len(s) < 3 || s[0] != 'P') {
 			t.Fatalf("%q accepted", s)
+		}
+	})
+}
+
+// FuzzAggregateCanonical compares the child-by-child canonical form of an
+// aggregate with the one goxmldsig computes on the whole tree: they must
+// be equal whenever both succeed, or a signed aggregate could verify on one
+// path and not the other.
+func FuzzAggregateCanonical(f *testing.F) {
+	f.Add([]byte(strings.ReplaceAll(trickyAggregate, "{{CERT}}", "MIIB")))
+	f.Add(mdFixture(f, "federation.xml"))
+	f.Add(mdFixture(f, "federation-one-idp.xml"))
+	f.Add([]byte(`<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"> <ds:Signature/> <a xmlns="urn:a" b:c="d" xmlns:b="urn:b"><e/></a></md:EntitiesDescriptor>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		data = bytes.TrimPrefix(data, utf8BOM)
+		sc, err := scanMetadata(data, 20000)
+		if err != nil || !sc.aggregate {
+			return
+		}
+		hasSig := false
+		for _, k := range sc.rootKids {
+			hasSig = hasSig || k.signature
+		}
+		if !hasSig {
+			return
+		}
+		a, err := newAggregateC14n(data, sc)
+		if err != nil {
+			return
+		}
+		var got bytes.Buffer
+		if err := a.write(&got, -1, nil); err != nil {
+			return
+		}
+		d := etree.NewDocument()
+		if err := d.ReadFromBytes(data); err != nil {
+			t.Fatalf("scan accepted what etree refuses: %v", err)
+		}
+		root := d.Root().Copy()
+		for _, c := range root.ChildElements() {
+			if c.Tag == "Signature" && c.NamespaceURI() == NamespaceXMLDSig {
+				root.RemoveChild(c)
+			}
+		}
+		want, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(root)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(want, got.Bytes()) {
+			t.Fatalf("canonical forms differ\nwhole tree: %s\nstreamed:   %s", want, got.Bytes())
 		}
 	})
 }

@@ -924,3 +924,169 @@ func TestParseMetadataDefaultLimits(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ids[1999], md.EntityID)
 }
+
+// goxmldsigCanonical is the canonical form goxmldsig computes for the root
+// of doc without its Signature: what the streamed check must reproduce.
+func goxmldsigCanonical(t testing.TB, doc []byte) []byte {
+	t.Helper()
+	d := etree.NewDocument()
+	require.NoError(t, d.ReadFromBytes(bytes.TrimPrefix(doc, utf8BOM)))
+	root := d.Root().Copy()
+	for _, c := range root.ChildElements() {
+		if c.Tag == "Signature" && c.NamespaceURI() == NamespaceXMLDSig {
+			root.RemoveChild(c)
+		}
+	}
+	out, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(root)
+	require.NoError(t, err)
+	return out
+}
+
+func streamedCanonical(t testing.TB, doc []byte) ([]byte, error) {
+	t.Helper()
+	doc = bytes.TrimPrefix(doc, utf8BOM)
+	sc, err := scanMetadata(doc, DefaultMaxMetadataTokens)
+	require.NoError(t, err)
+	a, err := newAggregateC14n(doc, sc)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	err = a.write(&buf, -1, nil)
+	return buf.Bytes(), err
+}
+
+// trickyAggregate exercises namespace rendering: a default namespace the
+// root does not use, prefixes used only below the root, redeclared and
+// undeclared namespaces, namespaced and xml: attributes, comments, CDATA
+// and character references.
+const trickyAggregate = `<?xml version="1.0" encoding="UTF-8"?>
+<!-- header comment -->
+<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns="urn:example:default" xmlns:x="urn:example:x" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:unused="urn:example:unused" ID="_root" Name="urn:example:tricky" x:flag="on" xml:lang="en">
+  <!-- a comment between children -->
+  <Plain attr="a &amp; b &lt; c" other="tab&#9;and&#10;newline">text &amp; more<![CDATA[ <cdata> ]]></Plain>
+  <x:Thing b="2" a="1" x:z="3" md:y="4"><inner xmlns="">no namespace</inner></x:Thing>
+  <md:EntityDescriptor entityID="https://idp.one.example/idp">
+    <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+      <md:Extensions><x:Scope xml:lang="de">one.example</x:Scope><Hint>uses the default namespace</Hint></md:Extensions>
+      <md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{{CERT}}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+      <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.one.example/sso?a=1&amp;b=2"/>
+    </md:IDPSSODescriptor>
+  </md:EntityDescriptor>
+  <EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:md="urn:example:not-metadata-here" entityID="https://idp.two.example/idp">
+    <IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+      <KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>{{CERT}}</X509Certificate></X509Data></KeyInfo></KeyDescriptor>
+      <SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.two.example/sso"/>
+    </IDPSSODescriptor>
+  </EntityDescriptor>
+  <md:EntitiesDescriptor Name="nested"><md:EntityDescriptor entityID="https://idp.three.example/idp"/></md:EntitiesDescriptor>
+</md:EntitiesDescriptor>
+`
+
+func TestAggregateCanonicalMatchesGoxmldsig(t *testing.T) {
+	key, signer := mdNewCert(t, "federation", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), true)
+	_, idpCert := mdNewCert(t, "idp", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	agg, _ := buildAggregate(t, 5, idpCert)
+	tricky := []byte(strings.ReplaceAll(trickyAggregate, "{{CERT}}", mdCertB64(idpCert)))
+	docs := map[string][]byte{
+		"generated, ds prefix, signature first": mdSignDocument(t, agg, key, signer, "ds", true),
+		"generated, default prefix, last":       mdSignDocument(t, agg, key, signer, "", false),
+		"federation fixture":                    mdSignDocument(t, mdFixture(t, "federation.xml"), key, signer, "ds", true),
+		"tricky":                                mdSignDocument(t, tricky, key, signer, "ds", true),
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			got, err := streamedCanonical(t, doc)
+			require.NoError(t, err)
+			assert.Equal(t, string(goxmldsigCanonical(t, doc)), string(got))
+
+			// And the document verifies along the streamed path.
+			d := bytes.TrimPrefix(doc, utf8BOM)
+			sc, err := scanMetadata(d, DefaultMaxMetadataTokens)
+			require.NoError(t, err)
+			var ent *scanEntity
+			for i := range sc.entities {
+				if sc.entities[i].idp {
+					ent = &sc.entities[i]
+					break
+				}
+			}
+			require.NotNil(t, ent)
+			el, chain, err := verifyAggregateStreamed(d, sc, ent, []*x509.Certificate{signer}, mdNow)
+			require.NoError(t, err)
+			md, err := extractIdP(el, ent.path, chain, mdNow)
+			require.NoError(t, err)
+			assert.Equal(t, ent.entityID, md.EntityID)
+		})
+	}
+}
+
+func TestParseMetadataSignedFederation(t *testing.T) {
+	key, signer := mdNewCert(t, "federation", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), true)
+	signed := mdSignDocument(t, mdFixture(t, "federation.xml"), key, signer, "ds", true)
+	opts := func(entityID string) []MetadataOption {
+		return []MetadataOption{WithNow(func() time.Time { return mdNow }), WithEntityID(entityID), WithMetadataSigner(signer)}
+	}
+
+	a, err := ParseMetadata(signed, opts("https://idp.uni-a.example/idp/shibboleth")...)
+	require.NoError(t, err)
+	assert.Equal(t, 6*time.Hour, a.CacheDuration)
+	assert.Equal(t, time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), a.ValidUntil)
+	assert.Len(t, a.SSO, 3)
+
+	// An entity in the nested EntitiesDescriptor (verified on the full tree).
+	c, err := ParseMetadata(signed, opts("https://idp.college-c.example/idp")...)
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Minute, c.CacheDuration)
+
+	// The aggregate's own validUntil is signed too.
+	later := bytes.Replace(signed, []byte(`validUntil="2031-01-01T00:00:00Z"`), []byte(`validUntil="2039-01-01T00:00:00Z"`), 1)
+	require.NotEqual(t, signed, later)
+	_, err = ParseMetadata(later, opts("https://idp.uni-a.example/idp/shibboleth")...)
+	require.ErrorIs(t, err, ErrSignature)
+	assert.Contains(t, err.Error(), "digest")
+
+	// Whitespace between entities is signed content as well.
+	spaced := bytes.Replace(signed, []byte("</EntityDescriptor>\n    <md:EntityDescriptor"), []byte("</EntityDescriptor>\n\n    <md:EntityDescriptor"), 1)
+	require.NotEqual(t, signed, spaced)
+	_, err = ParseMetadata(spaced, opts("https://idp.uni-a.example/idp/shibboleth")...)
+	require.ErrorIs(t, err, ErrSignature)
+
+	// Comments are not signed: one slipped into a value does not cut it,
+	// because the entity is read from what was signed.
+	commented := bytes.Replace(signed, []byte("<NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</NameIDFormat>"),
+		[]byte("<NameIDFormat>urn:oasis:names:tc:SAML:2.0:<!-- cut -->nameid-format:transient</NameIDFormat>"), 1)
+	require.NotEqual(t, signed, commented)
+	a, err = ParseMetadata(commented, opts("https://idp.uni-a.example/idp/shibboleth")...)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"urn:oasis:names:tc:SAML:2.0:nameid-format:transient"}, a.NameIDFormats)
+}
+
+func TestParseMetadataSignedAggregateOtherCanonicalization(t *testing.T) {
+	// Inclusive canonicalization (goxmldsig's default) is verified on the
+	// full tree.
+	key, signer := mdNewCert(t, "federation", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), true)
+	_, idpCert := mdNewCert(t, "idp", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	agg, ids := buildAggregate(t, 3, idpCert)
+	d := etree.NewDocument()
+	require.NoError(t, d.ReadFromBytes(agg))
+	ctx, err := dsig.NewSigningContext(key, [][]byte{signer.Raw})
+	require.NoError(t, err)
+	signedRoot, err := ctx.SignEnveloped(d.Root())
+	require.NoError(t, err)
+	d.SetRoot(signedRoot)
+	signed, err := d.WriteToBytes()
+	require.NoError(t, err)
+
+	sc, err := scanMetadata(signed, DefaultMaxMetadataTokens)
+	require.NoError(t, err)
+	_, _, err = verifyAggregateStreamed(signed, sc, &sc.entities[1], []*x509.Certificate{signer}, mdNow)
+	require.ErrorIs(t, err, errC14nFallback)
+
+	md, err := ParseMetadata(signed, WithNow(func() time.Time { return mdNow }), WithEntityID(ids[1]), WithMetadataSigner(signer))
+	require.NoError(t, err)
+	assert.Equal(t, ids[1], md.EntityID)
+	tampered := bytes.Replace(signed, []byte("idp00002.example.edu/idp/profile/SAML2/POST"), []byte("evil.example/idp/profile/SAML2/POST"), 1)
+	_, err = ParseMetadata(tampered, WithNow(func() time.Time { return mdNow }), WithEntityID(ids[1]), WithMetadataSigner(signer))
+	require.ErrorIs(t, err, ErrSignature)
+}
