@@ -34,7 +34,9 @@
 //
 // [WithMetadataSigner] requires the metadata to be signed by a pinned
 // certificate; the signature is checked with goxmldsig and only the signed
-// content is used. A signed aggregate is verified as a whole.
+// content is used. A signed aggregate is verified as a whole: with the
+// usual exclusive canonicalization child by child, so a federation
+// aggregate is never held as one tree.
 //
 // [FetchMetadata] downloads and parses metadata: https only unless
 // [WithInsecureHTTP], bound to its context, with a size cap, a redirect

@@ -285,6 +285,10 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 	if err != nil {
 		return nil, err
 	}
+	if md.EntityID != ent.entityID {
+		// The tree read is not the entity the scan picked; never expected.
+		return nil, &MetadataError{Element: ent.path, Attr: "entityID", Reason: "differs between scan and tree", Err: ErrMalformed}
+	}
 	return md, nil
 }
 
