@@ -44,6 +44,9 @@ func FuzzParseMetadata(f *testing.F) {
 	}
 	signer := mdPEMCert(f, "entra-id-signing.pem")
 	now := func() time.Time { return mdNow }
+	// A signed federation aggregate, for the streamed signature check.
+	fedKey, fedSigner := mdNewCert(f, "federation", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	f.Add(mdSignDocument(f, mdFixture(f, "federation.xml"), fedKey, fedSigner, "ds", true))
 	sentinels := []error{ErrMalformed, ErrSignature, ErrMetadataExpired, ErrEntityNotFound, ErrEntityAmbiguous}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -51,6 +54,7 @@ func FuzzParseMetadata(f *testing.F) {
 			{WithNow(now)},
 			{WithNow(now), WithMetadataSigner(signer)},
 			{WithNow(now), WithEntityID("https://idp.uni-a.example/idp/shibboleth"), WithMaxTokens(5000)},
+			{WithNow(now), WithEntityID("https://idp.uni-b.example/idp/shibboleth"), WithMetadataSigner(fedSigner)},
 		} {
 			md, err := ParseMetadata(data, opts...)
 			if err != nil {
