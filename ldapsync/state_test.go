@@ -180,3 +180,16 @@ func FuzzFileStoreLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestFileStoreSaveErrorNamesTheFile(t *testing.T) {
+	ctx := context.Background()
+	notADir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notADir, []byte("x"), 0o600))
+	path := filepath.Join(notADir, "state.json")
+	err := ldapsync.NewFileStore(path).Save(ctx, sampleState())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ldapsync.ErrState)
+	assert.Contains(t, err.Error(), path)
+	_, err = ldapsync.NewFileStore(path).Load(ctx)
+	assert.ErrorIs(t, err, ldapsync.ErrState, "an unreadable location is not a first run")
+}
