@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -215,7 +216,8 @@ type ServiceProvider struct {
 	skew       time.Duration
 	maxBytes   int
 	certs      []*x509.Certificate
-	certStore  dsig.X509CertificateStore
+	certStores []dsig.X509CertificateStore // one per IdP certificate
+	certsB64   []string                    // base64 of each IdP certificate
 	replay     ReplayCache
 	decryptKey *tls.Certificate
 }
@@ -236,13 +238,16 @@ func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
 	cfg.RequestedAuthnContext = append([]string(nil), cfg.RequestedAuthnContext...)
 
 	sp := &ServiceProvider{
-		cfg:       cfg,
-		now:       cfg.Now,
-		skew:      cfg.ClockSkew,
-		maxBytes:  cfg.MaxResponseBytes,
-		certs:     idp.SigningCerts,
-		certStore: &dsig.MemoryX509CertificateStore{Roots: idp.SigningCerts},
-		replay:    cfg.ReplayCache,
+		cfg:      cfg,
+		now:      cfg.Now,
+		skew:     cfg.ClockSkew,
+		maxBytes: cfg.MaxResponseBytes,
+		certs:    idp.SigningCerts,
+		replay:   cfg.ReplayCache,
+	}
+	for _, c := range idp.SigningCerts {
+		sp.certStores = append(sp.certStores, &dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
+		sp.certsB64 = append(sp.certsB64, base64.StdEncoding.EncodeToString(c.Raw))
 	}
 	if sp.now == nil {
 		sp.now = time.Now

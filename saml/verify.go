@@ -66,8 +66,9 @@ func (sp *ServiceProvider) Verify(ctx context.Context, encodedResponse string, r
 
 	// Structure: one Response, one assertion, unique IDs.
 	var scan docScan
-	scan.ns = make([]nsDecl, 0, 8)
-	scan.ids = make([]string, 0, 4)
+	var nsBuf [8]nsDecl
+	var idBuf [4]string
+	scan.ns, scan.ids = nsBuf[:0], idBuf[:0]
 	scan.walk(root)
 	if scan.undeclared != "" {
 		return nil, verr(ErrMalformed, "Response", fmt.Sprintf("namespace prefix %q is used but not declared", scan.undeclared))
@@ -356,27 +357,35 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 	}
 
 	// Attributes.
-	out.Attributes = make(map[string][]string)
-	for _, st := range xchildren(a, NamespaceAssertion, "AttributeStatement") {
-		for _, at := range xchildren(st, NamespaceAssertion, "Attribute") {
+	statements := xchildren(a, NamespaceAssertion, "AttributeStatement")
+	n := 0
+	for _, st := range statements {
+		n += len(st.Child)
+	}
+	out.Attributes = make(map[string][]string, n)
+	for _, st := range statements {
+		for _, at := range st.Child {
+			at, ok := at.(*etree.Element)
+			if !ok || at.Tag != "Attribute" || at.NamespaceURI() != NamespaceAssertion {
+				continue
+			}
 			name, _ := xattr(at, "Name")
 			if name == "" {
 				return nil, verr(ErrMalformed, ap+"/AttributeStatement/Attribute@Name", "missing")
 			}
-			path := ap + "/AttributeStatement/Attribute[@Name=" + name + "]/AttributeValue"
 			values := out.Attributes[name]
 			for _, t := range at.Child {
 				av, ok := t.(*etree.Element)
 				if !ok || av.Tag != "AttributeValue" || av.NamespaceURI() != NamespaceAssertion {
 					continue
 				}
-				if len(av.ChildElements()) == 1 {
+				if kids := av.ChildElements(); len(kids) == 1 {
 					// A structured value such as a NameID: take its text.
-					av = av.ChildElements()[0]
+					av = kids[0]
 				}
-				v, err := xtext(av, path)
+				v, err := xtext(av, "")
 				if err != nil {
-					return nil, err
+					return nil, verr(ErrMalformed, ap+"/AttributeStatement/Attribute[@Name="+name+"]/AttributeValue", err.(*VerifyError).Reason)
 				}
 				values = append(values, v)
 			}

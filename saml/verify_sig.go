@@ -43,56 +43,85 @@ const (
 // holds exactly one Reference and its URI is "#" + that ID, and the
 // algorithms are allowed.
 func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, now time.Time) (*etree.Element, error) {
-	sigPath := path + "/Signature"
+	// Paths in errors are built only on failure.
+	at := func(sub string) string { return path + "/Signature" + sub }
 	id, _ := xattr(el, "ID")
 	if id == "" {
 		return nil, verr(ErrSignature, path+"@ID", "missing on a signed element")
 	}
-	signedInfo, err := xchild(sig, NamespaceXMLDSig, "SignedInfo", sigPath+"/SignedInfo")
+	signedInfo, err := xchild(sig, NamespaceXMLDSig, "SignedInfo", "")
 	if err != nil || signedInfo == nil {
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo", "missing or repeated")
+		return nil, verr(ErrSignature, at("/SignedInfo"), "missing or repeated")
 	}
-	method, err := xchild(signedInfo, NamespaceXMLDSig, "SignatureMethod", sigPath+"/SignedInfo/SignatureMethod")
+	method, err := xchild(signedInfo, NamespaceXMLDSig, "SignatureMethod", "")
 	if err != nil || method == nil {
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/SignatureMethod", "missing or repeated")
+		return nil, verr(ErrSignature, at("/SignedInfo/SignatureMethod"), "missing or repeated")
 	}
 	alg, _ := xattr(method, "Algorithm")
 	switch {
 	case strongSignatureMethods[alg]:
 	case sha1SignatureMethods[alg] && sp.cfg.InsecureAllowSHA1:
 	case sha1SignatureMethods[alg]:
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/SignatureMethod", fmt.Sprintf("%s uses SHA-1 and Config.InsecureAllowSHA1 is off", alg))
+		return nil, verr(ErrSignature, at("/SignedInfo/SignatureMethod"), fmt.Sprintf("%s uses SHA-1 and Config.InsecureAllowSHA1 is off", alg))
 	default:
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/SignatureMethod", fmt.Sprintf("unsupported algorithm %q", alg))
+		return nil, verr(ErrSignature, at("/SignedInfo/SignatureMethod"), fmt.Sprintf("unsupported algorithm %q", alg))
 	}
-	refs := xchildren(signedInfo, NamespaceXMLDSig, "Reference")
-	if len(refs) != 1 {
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference", fmt.Sprintf("%d references, exactly one is allowed", len(refs)))
+	var ref *etree.Element
+	nrefs := 0
+	for _, t := range signedInfo.Child {
+		if c, ok := t.(*etree.Element); ok && c.Tag == "Reference" && c.NamespaceURI() == NamespaceXMLDSig {
+			ref = c
+			nrefs++
+		}
 	}
-	if uri, _ := xattr(refs[0], "URI"); uri != "#"+id {
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference@URI", fmt.Sprintf("%q does not reference the signed element's ID %q (signature wrapping)", uri, id))
+	if nrefs != 1 {
+		return nil, verr(ErrSignature, at("/SignedInfo/Reference"), fmt.Sprintf("%d references, exactly one is allowed", nrefs))
 	}
-	dm, err := xchild(refs[0], NamespaceXMLDSig, "DigestMethod", sigPath+"/SignedInfo/Reference/DigestMethod")
+	if uri, _ := xattr(ref, "URI"); len(uri) != len(id)+1 || uri[0] != '#' || uri[1:] != id {
+		return nil, verr(ErrSignature, at("/SignedInfo/Reference@URI"), fmt.Sprintf("%q does not reference the signed element's ID %q (signature wrapping)", uri, id))
+	}
+	dm, err := xchild(ref, NamespaceXMLDSig, "DigestMethod", "")
 	if err != nil || dm == nil {
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference/DigestMethod", "missing or repeated")
+		return nil, verr(ErrSignature, at("/SignedInfo/Reference/DigestMethod"), "missing or repeated")
 	}
 	switch d, _ := xattr(dm, "Algorithm"); d {
 	case digestSHA256, digestSHA384, digestSHA512:
 	case digestSHA1:
 		if !sp.cfg.InsecureAllowSHA1 {
-			return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference/DigestMethod", "SHA-1 digest and Config.InsecureAllowSHA1 is off")
+			return nil, verr(ErrSignature, at("/SignedInfo/Reference/DigestMethod"), "SHA-1 digest and Config.InsecureAllowSHA1 is off")
 		}
 	default:
-		return nil, verr(ErrSignature, sigPath+"/SignedInfo/Reference/DigestMethod", fmt.Sprintf("unsupported algorithm %q", d))
+		return nil, verr(ErrSignature, at("/SignedInfo/Reference/DigestMethod"), fmt.Sprintf("unsupported algorithm %q", d))
 	}
 
 	if el.Parent() != nil {
-		all, keep := c14nScope(signedInfo, refs[0])
+		all, keep := c14nScope(signedInfo, ref)
 		xdetach(el, all, keep)
 	}
-	vc := dsig.NewDefaultValidationContext(sp.certStore)
-	vc.Clock = dsig.NewFakeClockAt(now)
-	verified, err := vc.Validate(el)
+	// KeyInfo is outside SignedInfo, so it names a key but proves nothing.
+	// Match its certificate against the IdP's by bytes and hand goxmldsig
+	// only that one: the signature is checked against a trusted key and
+	// nothing else, and the certificate is not parsed on every call.
+	stores := sp.certStores
+	if ki, err := xchild(sig, NamespaceXMLDSig, "KeyInfo", ""); err != nil {
+		return nil, verr(ErrSignature, at("/KeyInfo"), "appears more than once")
+	} else if ki != nil {
+		i, err := sp.matchKeyInfo(ki, path+"/Signature/KeyInfo")
+		if err != nil {
+			return nil, err
+		}
+		sig.RemoveChild(ki)
+		stores = sp.certStores[i : i+1]
+	}
+	clock := dsig.NewFakeClockAt(now)
+	var verified *etree.Element
+	for _, store := range stores {
+		vc := dsig.NewDefaultValidationContext(store)
+		vc.Clock = clock
+		if verified, err = vc.Validate(el); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		reason := "does not verify"
 		switch err.Error() {
@@ -103,15 +132,61 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 		case "Missing x509 Element":
 			reason = "no KeyInfo certificate and the IdP has several signing certificates"
 		}
-		return nil, &VerifyError{Element: sigPath, Reason: reason, Err: ErrSignature, Cause: err}
+		return nil, &VerifyError{Element: at(""), Reason: reason, Err: ErrSignature, Cause: err}
 	}
 	if verified == nil || verified.Tag != el.Tag || verified.NamespaceURI() != el.NamespaceURI() {
-		return nil, verr(ErrSignature, sigPath, "the verified element is not the signed element")
+		return nil, verr(ErrSignature, at(""), "the verified element is not the signed element")
 	}
 	if vid, _ := xattr(verified, "ID"); vid != id {
-		return nil, verr(ErrSignature, sigPath, "the verified element is not the signed element")
+		return nil, verr(ErrSignature, at(""), "the verified element is not the signed element")
 	}
 	return verified, nil
+}
+
+// matchKeyInfo returns the index of the IdP certificate that KeyInfo's
+// first X509Certificate is, byte for byte.
+func (sp *ServiceProvider) matchKeyInfo(ki *etree.Element, path string) (int, error) {
+	var certEl *etree.Element
+	for _, d := range xchildren(ki, NamespaceXMLDSig, "X509Data") {
+		if certEl = firstChild(d, NamespaceXMLDSig, "X509Certificate"); certEl != nil {
+			break
+		}
+	}
+	if certEl == nil {
+		return 0, verr(ErrSignature, path, "no X509Certificate")
+	}
+	text, err := xtext(certEl, path+"/X509Data/X509Certificate")
+	if err != nil {
+		return 0, &VerifyError{Element: path + "/X509Data/X509Certificate", Reason: "not base64 text", Err: ErrSignature}
+	}
+	if strings.ContainsAny(text, " \t\r\n") {
+		text = strings.Map(dropSpace, text)
+	}
+	// Canonical base64 of the DER bytes, as computed for each IdP
+	// certificate up front: equal text means equal certificate.
+	for i, c := range sp.certsB64 {
+		if c == text {
+			return i, nil
+		}
+	}
+	return 0, verr(ErrSignature, path, "the certificate in KeyInfo is not one of the IdP's signing certificates")
+}
+
+func dropSpace(r rune) rune {
+	switch r {
+	case ' ', '\t', '\r', '\n':
+		return -1
+	}
+	return r
+}
+
+func firstChild(el *etree.Element, ns, tag string) *etree.Element {
+	for _, t := range el.Child {
+		if c, ok := t.(*etree.Element); ok && c.Tag == tag && c.NamespaceURI() == ns {
+			return c
+		}
+	}
+	return nil
 }
 
 // c14nScope reports whether the canonicalizations named by signedInfo
