@@ -51,13 +51,39 @@
 //
 // # Service provider
 //
-// A service provider is configured with a [Config] and built with
-// [NewServiceProvider].
+// A service provider is configured with a [Config] — its entity ID, ACS
+// URL and the IdP's metadata — and built with [NewServiceProvider], which
+// validates and copies the configuration and applies secure defaults
+// (3 minutes of clock skew, an in-memory [ReplayCache], SHA-1 refused,
+// IdP-initiated login refused). [Config.Validate] lists every problem as a
+// [*ConfigError].
+//
+// [ServiceProvider.AuthnRequest] starts a login: keep its ID with the
+// user's session and send the browser to [AuthnRequest.RedirectURL]
+// (HTTP-Redirect binding, with the query-string signature when the SP has
+// a SigningKey) or serve [AuthnRequest.PostForm] (HTTP-POST binding, an
+// auto-submitting, escaped HTML form). Requested authentication contexts
+// ([AuthnContextPasswordProtectedTransport], [AuthnContextWindows]) are
+// sent with Comparison "exact". [ServiceProvider.Metadata] is the SP
+// metadata for the IdP administrator; KeyDescriptors appear only when the
+// SP has keys.
 //
 // # Verification
 //
 // [ServiceProvider.Verify] checks a posted SAMLResponse; every check is an
-// error, never a warning.
+// error, never a warning. The response is parsed once, bounded in size,
+// tokens and depth, with no DOCTYPE; the Response or the Assertion must
+// carry an enveloped signature by one of the IdP's certificates whose
+// single Reference names the signed element; every value is read from
+// the element goxmldsig returns as verified. Exactly one assertion may
+// appear in the document and IDs must be unique, which defeats XML
+// signature wrapping. Then issuer, Destination, Recipient, audience,
+// NotBefore/NotOnOrAfter, status, InResponseTo against the caller's
+// request IDs, and one-time use are checked. Encrypted assertions are
+// decrypted with the SP's key. RSA-SHA256/384/512 and ECDSA signatures are
+// accepted; SHA-1 only with [Config.InsecureAllowSHA1]. [Verifier] is the
+// interface to depend on; package samltest provides a real signing IdP,
+// with attack shapes, for tests.
 //
 // # Errors
 //
@@ -69,5 +95,8 @@
 // carry the details and unwrap to those sentinels: [*MetadataError] names
 // the element and attribute at fault, [*EntitySelectionError] lists the
 // identity providers of an aggregate, and [*FetchError] gives the failed
-// stage and HTTP status.
+// stage and HTTP status. [*VerifyError] names the response element that
+// failed verification, [*StatusError] carries the IdP's status code and
+// message ([ErrStatus]), and [*ConfigError] names a bad [Config] field
+// ([ErrConfig]).
 package saml
