@@ -19,13 +19,17 @@ import (
 // accepted only with [Config.AllowIdPInitiated] ([ErrUnsolicited]
 // otherwise).
 //
-// The response is parsed once, with size, token and depth bounds and no
-// DOCTYPE. Either the Response or the Assertion must carry an enveloped
-// XML signature by one of the IdP's certificates whose single Reference
-// names the signed element's ID; every value is read from the element as
-// the signature verification returned it, never from the posted bytes.
-// Exactly one Assertion (or EncryptedAssertion) may appear in the whole
-// document and IDs must be unique, which defeats signature wrapping.
+// The response is parsed once, with size, token and depth bounds, and
+// without DOCTYPE, processing instructions, duplicate attributes or
+// undeclared prefixes ([ErrMalformed]). Either the Response or the
+// Assertion must carry an enveloped XML signature by one of the IdP's
+// certificates (valid at the current time; a certificate in KeyInfo must
+// be one of them) whose single Reference names the signed element's ID;
+// every value is read from the element as goxmldsig returned it verified,
+// never from the posted bytes. Exactly one element named Assertion or
+// EncryptedAssertion may appear in the whole document, no Response may be
+// nested, and IDs must be unique, which defeats signature wrapping
+// ([ErrSignature]). An EncryptedAssertion is decrypted with the SP's key.
 //
 // Then: Status must be Success ([*StatusError]); Response and Assertion
 // Issuer must be the IdP entity ID ([ErrIssuer]); Destination must be the
