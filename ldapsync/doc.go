@@ -39,7 +39,8 @@
 // controller's dsServiceName and invocationId (another controller or a
 // restored database forces a full read); elsewhere modifyTimestamp.
 // Removals are found by enumerating object IDs only. Objects whose content
-// did not change cause no target writes.
+// did not change cause no target writes. [WithFullSyncEvery] forces a
+// periodic full read to heal drift no change record shows.
 //
 // # Removals and the deletion limit
 //

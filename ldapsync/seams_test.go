@@ -38,12 +38,17 @@ func TestLoggerGetsProgressAndClockGivesDuration(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	e.opts = []ldapsync.Option{
 		ldapsync.WithLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-		ldapsync.WithNow(func() time.Time { now = now.Add(time.Second); return now }),
+		ldapsync.WithNow(func() time.Time {
+			t := now
+			now = now.Add(5 * time.Second) // every later reading is 5s on
+			return t
+		}),
 	}
 	rep := e.run()
 	assert.Contains(t, buf.String(), "ldapsync: run complete")
 	assert.Contains(t, buf.String(), "page read")
-	assert.Equal(t, time.Second, rep.Duration, "the duration comes from the injected clock")
+	assert.Equal(t, 0, int(rep.Duration%(5*time.Second)), "the duration comes from the injected clock")
+	assert.Positive(t, rep.Duration)
 }
 
 func TestNewSyncerValidates(t *testing.T) {
@@ -106,4 +111,25 @@ func TestMemoryTarget(t *testing.T) {
 	for range 4 {
 		<-done
 	}
+}
+
+func TestFullSyncEvery(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("A", "a@example.com")
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	e.opts = []ldapsync.Option{
+		ldapsync.WithNow(func() time.Time { return now }),
+		ldapsync.WithFullSyncEvery(24 * time.Hour),
+	}
+	assert.Equal(t, ldapsync.SyncFull, e.run().Mode)
+	now = now.Add(23 * time.Hour)
+	assert.Equal(t, ldapsync.SyncIncremental, e.run().Mode)
+	now = now.Add(2 * time.Hour)
+	writes := e.target.Writes()
+	rep := e.run()
+	assert.Equal(t, ldapsync.SyncFull, rep.Mode)
+	assert.Contains(t, rep.Warnings[0], "older than 24h0m0s")
+	assert.Equal(t, writes, e.target.Writes(), "a periodic full read of an unchanged directory writes nothing")
+	now = now.Add(time.Hour)
+	assert.Equal(t, ldapsync.SyncIncremental, e.run().Mode, "the full read reset the clock")
 }

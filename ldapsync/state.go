@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // StateVersion is the version of the [State] layout this package writes.
@@ -35,6 +36,8 @@ type Watermark struct {
 	Timestamp    string `json:"timestamp,omitempty"`     // generic LDAP: greatest modifyTimestamp seen
 	Cookie       []byte `json:"cookie,omitempty"`        // cookie-based sources (DirSync, content sync)
 	Policy       string `json:"policy,omitempty"`        // fingerprint of the policy settings the objects were evaluated with
+	// FullAt is when the last full read ran (see [WithFullSyncEvery]).
+	FullAt time.Time `json:"fullAt,omitzero"`
 }
 
 // ObjectState is one object as the last run left it.

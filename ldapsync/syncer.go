@@ -16,10 +16,11 @@ import (
 type Option func(*syncOptions)
 
 type syncOptions struct {
-	now      func() time.Time
-	logger   *slog.Logger
-	dial     Dialer
-	resolver *net.Resolver
+	fullEvery time.Duration
+	now       func() time.Time
+	logger    *slog.Logger
+	dial      Dialer
+	resolver  *net.Resolver
 }
 
 // WithNow sets the clock used for Report.Duration and certificate validity
@@ -34,6 +35,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *syncOptions) { o.logger 
 // WithDialer replaces the TCP dialer, e.g. to go through a proxy or a
 // test fault injector. Host name resolution is then the dialer's job.
 func WithDialer(d Dialer) Option { return func(o *syncOptions) { o.dial = d } }
+
+// WithFullSyncEvery makes a run read the whole directory when the last full
+// read is older than d, even though the watermark would allow an
+// incremental one. Full reads heal drift that no change record shows (an
+// object restored with its old USN, a target changed by hand). Unchanged
+// objects still cause no target writes. 0 (the default) never forces one.
+func WithFullSyncEvery(d time.Duration) Option { return func(o *syncOptions) { o.fullEvery = d } }
 
 // WithResolver sets the resolver for directory host names (default
 // net.DefaultResolver).
@@ -98,19 +106,32 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	if prev.Version != 0 && prev.Version != StateVersion {
 		return nil, &StateError{Op: "load", Err: fmt.Errorf("version %d is not supported", prev.Version)}
 	}
-	res, host, err := s.read(ctx, prev.Watermark)
+	wm, forced := prev.Watermark, ""
+	if s.opts.fullEvery > 0 && wm.Source != "" && s.opts.now().Sub(wm.FullAt) >= s.opts.fullEvery {
+		forced = fmt.Sprintf("the last full read is older than %v", s.opts.fullEvery)
+		wm = Watermark{}
+	}
+	res, host, err := s.read(ctx, wm)
 	if err != nil && transient(err) && ctx.Err() == nil {
 		// The connection broke mid-read (a dropped idle connection, a
 		// restarted domain controller): nothing was applied, so read again
 		// from the start on a new connection, possibly to the alternate.
 		first := err
-		res, host, err = s.read(ctx, prev.Watermark)
+		res, host, err = s.read(ctx, wm)
 		if err == nil {
 			res.warnings = append(res.warnings, "the first read failed and was restarted: "+first.Error())
 		}
 	}
 	if err != nil {
 		return nil, err
+	}
+	if res.full {
+		res.watermark.FullAt = s.opts.now().UTC()
+		if forced != "" {
+			res.fullReason = forced
+		}
+	} else {
+		res.watermark.FullAt = prev.Watermark.FullAt
 	}
 	s.log(ctx, "ldapsync: directory read", slog.Bool("full", res.full), slog.Int("objects", len(res.records)))
 	var snapshot map[string]User
