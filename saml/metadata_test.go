@@ -1090,3 +1090,23 @@ func TestParseMetadataSignedAggregateOtherCanonicalization(t *testing.T) {
 	_, err = ParseMetadata(tampered, WithNow(func() time.Time { return mdNow }), WithEntityID(ids[1]), WithMetadataSigner(signer))
 	require.ErrorIs(t, err, ErrSignature)
 }
+
+func TestParseMetadataDescriptorChoice(t *testing.T) {
+	_, c1 := mdNewCert(t, "one", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	_, c2 := mdNewCert(t, "two", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	_, c3 := mdNewCert(t, "three", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	// A SAML 1.1 descriptor first, then the SAML 2.0 one; two certificates
+	// in one X509Data.
+	doc := `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="https://idp.example.com">` +
+		`<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:1.1:protocol">` + keyDescriptor("signing", mdCertB64(c3)) +
+		`<md:SingleSignOnService Binding="urn:mace:shibboleth:1.0:profiles:AuthnRequest" Location="https://idp.example.com/saml1"/></md:IDPSSODescriptor>` +
+		`<md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
+		`<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>` + mdCertB64(c1) + `</ds:X509Certificate><ds:X509Certificate>` + mdCertB64(c2) +
+		`</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>` + ssoRedirect + `</md:IDPSSODescriptor></md:EntityDescriptor>`
+	md := mustParse(t, []byte(doc))
+	require.Len(t, md.SigningCerts, 2)
+	assert.True(t, md.SigningCerts[0].Equal(c1))
+	assert.True(t, md.SigningCerts[1].Equal(c2))
+	assert.Equal(t, []Endpoint{{BindingHTTPRedirect, "https://idp.example.com/sso"}}, md.SSO)
+	assert.True(t, md.WantAuthnRequestsSigned)
+}
