@@ -64,9 +64,11 @@ func (d *Directory) Restore(b *Backup) error {
 // object map was replaced.
 func (d *Directory) reindex() {
 	d.byDN = make(map[string]*object, len(d.objs))
+	d.sams = map[string]*object{}
 	delNDN := mustNormDN("CN=Deleted Objects," + d.base)
 	for _, o := range d.objs {
 		d.byDN[o.ndn] = o
+		d.indexSAM(o)
 		switch {
 		case o.kind == kindDSA:
 			d.dsa = o

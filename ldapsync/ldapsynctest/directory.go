@@ -34,6 +34,7 @@ type Directory struct {
 	mu             sync.RWMutex
 	objs           map[GUID]*object
 	byDN           map[string]*object
+	sams           map[string]*object // lower-case sAMAccountName -> live object
 	usn            int64
 	deletedObjects *object
 	dsa            *object // CN=NTDS Settings of the current DC
@@ -164,6 +165,7 @@ func newDirectory(o options) (*Directory, error) {
 		netbios:    strings.ToUpper(strings.SplitN(domain, ".", 2)[0]),
 		objs:       map[GUID]*object{},
 		byDN:       map[string]*object{},
+		sams:       map[string]*object{},
 		usn:        12000,
 		bound:      map[int]string{},
 		pages:      map[string]*pagedSearch{},
@@ -198,6 +200,7 @@ func (d *Directory) seed(o options) {
 	d.deletedObjects.set("isCriticalSystemObject", "TRUE")
 	admin := d.insert(kindUser, "CN=Administrator,CN=Users,"+d.base)
 	admin.set("sAMAccountName", "Administrator")
+	d.indexSAM(admin)
 	admin.set("userPrincipalName", "Administrator@"+d.domain)
 	admin.set("userAccountControl", strconv.Itoa(uacNormalAccount|uacDontExpirePasswd))
 	admin.set("sAMAccountType", "805306368")

@@ -59,7 +59,14 @@ func (ev *evaluator) norm(dn string) string {
 	return n
 }
 
-func (ev *evaluator) match(f *ber.Packet, e *entry) (bool, error) {
+// candidate is what a filter is evaluated against: a rendered entry or a
+// stored object.
+type candidate interface {
+	get(name string) []string
+	object() *object
+}
+
+func (ev *evaluator) match(f *ber.Packet, e candidate) (bool, error) {
 	switch f.Tag {
 	case ldap.FilterAnd:
 		for _, c := range f.Children {
@@ -199,7 +206,7 @@ func substringMatch(name, v string, parts []*ber.Packet) bool {
 	return true
 }
 
-func (ev *evaluator) extensible(f *ber.Packet, e *entry) (bool, error) {
+func (ev *evaluator) extensible(f *ber.Packet, e candidate) (bool, error) {
 	var rule, name, value string
 	for _, c := range f.Children {
 		switch c.Tag {
@@ -238,14 +245,15 @@ func (ev *evaluator) extensible(f *ber.Packet, e *entry) (bool, error) {
 		}
 		return false, nil
 	case OIDMatchingRuleInChain:
-		if e.obj == nil {
+		o := e.object()
+		if o == nil {
 			return false, nil
 		}
 		switch name {
 		case "memberof":
-			return ev.transitiveMembers(value)[e.obj.guid], nil
+			return ev.transitiveMembers(value)[o.guid], nil
 		case "member":
-			return ev.transitiveGroups(value)[e.obj.guid], nil
+			return ev.transitiveGroups(value)[o.guid], nil
 		}
 		for _, v := range e.get(name) {
 			if ev.equal(name, v, value) {
@@ -312,4 +320,42 @@ func (ev *evaluator) transitiveGroups(dn string) map[GUID]bool {
 	}
 	ev.chainUp[key] = set
 	return set
+}
+
+// objectView reads a stored object's attributes, computed ones included,
+// without rendering the whole entry.
+type objectView struct {
+	d        *Directory
+	o        *object
+	memberOf map[GUID][]*object
+}
+
+func (v objectView) object() *object { return v.o }
+
+func (v objectView) get(name string) []string {
+	o := v.o
+	switch strings.ToLower(name) {
+	case "distinguishedname":
+		return []string{o.dn}
+	case "objectguid":
+		return []string{string(o.guid[:])}
+	case "usncreated":
+		return []string{strconv.FormatInt(o.usnCreated, 10)}
+	case "usnchanged":
+		return []string{strconv.FormatInt(o.usnChanged, 10)}
+	case "whencreated":
+		return []string{generalizedTime(o.created)}
+	case "whenchanged":
+		return []string{generalizedTime(o.changed)}
+	case "member":
+		return v.d.memberDNs(o)
+	case "memberof":
+		gs := v.memberOf[o.guid]
+		out := make([]string, len(gs))
+		for i, g := range gs {
+			out[i] = g.dn
+		}
+		return out
+	}
+	return o.get(name)
 }

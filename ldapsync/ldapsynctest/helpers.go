@@ -68,12 +68,22 @@ func validSAM(sam string, max int) error {
 
 // samTaken reports whether a live user, computer or group already uses sam.
 func (d *Directory) samTaken(sam string) bool {
-	for _, o := range d.objs {
-		if !o.deleted && strings.EqualFold(o.first("sAMAccountName"), sam) {
-			return true
-		}
+	_, ok := d.sams[strings.ToLower(sam)]
+	return ok
+}
+
+// indexSAM records o's sAMAccountName; unindexSAM forgets it.
+func (d *Directory) indexSAM(o *object) {
+	if sam := o.first("sAMAccountName"); sam != "" && !o.deleted {
+		d.sams[strings.ToLower(sam)] = o
 	}
-	return false
+}
+
+func (d *Directory) unindexSAM(o *object) {
+	key := strings.ToLower(o.first("sAMAccountName"))
+	if d.sams[key] == o {
+		delete(d.sams, key)
+	}
 }
 
 var attrNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
@@ -187,6 +197,7 @@ func (d *Directory) addUserLike(k kind, cn, sam string, u User) (Entry, error) {
 	o.set("proxyAddresses", u.ProxyAddresses...)
 	_ = setExtra(o, u.Attributes)
 	o.password = u.Password
+	d.indexSAM(o)
 	return entryOf(o), nil
 }
 
@@ -267,6 +278,7 @@ func (d *Directory) addGroup(name string, members []string) (Entry, error) {
 	o.set("sAMAccountType", "268435456")
 	o.set("groupType", strconv.Itoa(groupTypeGlobalSecur))
 	o.members = ids
+	d.indexSAM(o)
 	return entryOf(o), nil
 }
 
@@ -402,6 +414,10 @@ func (d *Directory) SetAttribute(dn, name string, values ...string) error {
 			if !strings.EqualFold(o.first("sAMAccountName"), values[0]) && d.samTaken(values[0]) {
 				return fmt.Errorf("%w: sAMAccountName %q is in use", ErrExists, values[0])
 			}
+			d.unindexSAM(o)
+			o.set(name, values...)
+			d.indexSAM(o)
+			return nil
 		}
 		o.set(name, values...)
 		return nil

@@ -105,8 +105,11 @@ func (r *relay) handle(c net.Conn) {
 	r.mu.Unlock()
 }
 
-func (pc *relayConn) close() {
+// close ends the connection and reports whether this call closed it.
+func (pc *relayConn) close() bool {
+	closed := false
 	pc.closeOnce.Do(func() {
+		closed = true
 		close(pc.done)
 		pc.wmu.Lock()
 		_ = pc.client.Close()
@@ -118,6 +121,7 @@ func (pc *relayConn) close() {
 		}
 		pc.idleMu.Unlock()
 	})
+	return closed
 }
 
 // armIdle (re)starts the idle-timeout watch for the current faults.
@@ -260,10 +264,13 @@ func (r *relay) dropAll() int {
 		list = append(list, pc)
 	}
 	r.mu.Unlock()
+	n := 0
 	for _, pc := range list {
-		pc.close()
+		if pc.close() {
+			n++
+		}
 	}
-	return len(list)
+	return n
 }
 
 func (r *relay) close() {

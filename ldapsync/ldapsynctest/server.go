@@ -118,7 +118,9 @@ func (d *Directory) authenticate(name, password string) (string, int, string) {
 	case strings.Contains(name, "\\"):
 		dom, user, _ := strings.Cut(name, "\\")
 		if strings.EqualFold(dom, d.netbios) || strings.EqualFold(dom, d.domain) {
-			o = d.findLive(kindUser, "sAMAccountName", user)
+			if o = d.sams[strings.ToLower(user)]; o != nil && o.kind != kindUser {
+				o = nil
+			}
 		}
 	case strings.Contains(name, "@") && !strings.Contains(name, "="):
 		o = d.findLive(kindUser, "userPrincipalName", name)
@@ -163,6 +165,8 @@ type entry struct {
 	obj   *object
 }
 
+func (e *entry) object() *object { return e.obj }
+
 func (e *entry) get(name string) []string {
 	if i, ok := e.idx[strings.ToLower(name)]; ok {
 		return e.attrs[i].vals
@@ -171,12 +175,28 @@ func (e *entry) get(name string) []string {
 }
 
 func newEntry(dn string, obj *object, attrs []attr) *entry {
-	sort.Slice(attrs, func(i, j int) bool { return strings.ToLower(attrs[i].name) < strings.ToLower(attrs[j].name) })
-	e := &entry{dn: dn, attrs: attrs, idx: make(map[string]int, len(attrs)), obj: obj}
+	keys := make([]string, len(attrs))
 	for i, a := range attrs {
-		e.idx[strings.ToLower(a.name)] = i
+		keys[i] = strings.ToLower(a.name)
+	}
+	sort.Sort(byKey{keys, attrs})
+	e := &entry{dn: dn, attrs: attrs, idx: make(map[string]int, len(attrs)), obj: obj}
+	for i, k := range keys {
+		e.idx[k] = i
 	}
 	return e
+}
+
+type byKey struct {
+	keys  []string
+	attrs []attr
+}
+
+func (b byKey) Len() int           { return len(b.keys) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+	b.attrs[i], b.attrs[j] = b.attrs[j], b.attrs[i]
 }
 
 // render builds the entry of o; memberOf maps member GUIDs to their groups.
@@ -193,16 +213,8 @@ func (d *Directory) render(o *object, memberOf map[GUID][]*object) *entry {
 		attr{"whenCreated", []string{generalizedTime(o.created)}},
 		attr{"whenChanged", []string{generalizedTime(o.changed)}},
 	)
-	if len(o.members) > 0 {
-		vals := make([]string, 0, len(o.members))
-		for _, g := range o.members {
-			if m := d.objs[g]; m != nil && !m.deleted {
-				vals = append(vals, m.dn)
-			}
-		}
-		if len(vals) > 0 {
-			attrs = append(attrs, attr{"member", vals})
-		}
+	if vals := d.memberDNs(o); len(vals) > 0 {
+		attrs = append(attrs, attr{"member", vals})
 	}
 	if gs := memberOf[o.guid]; len(gs) > 0 {
 		vals := make([]string, len(gs))
@@ -212,6 +224,20 @@ func (d *Directory) render(o *object, memberOf map[GUID][]*object) *entry {
 		attrs = append(attrs, attr{"memberOf", vals})
 	}
 	return newEntry(o.dn, o, attrs)
+}
+
+// memberDNs returns the DNs of a group's live members.
+func (d *Directory) memberDNs(o *object) []string {
+	if len(o.members) == 0 {
+		return nil
+	}
+	vals := make([]string, 0, len(o.members))
+	for _, g := range o.members {
+		if m := d.objs[g]; m != nil && !m.deleted {
+			vals = append(vals, m.dn)
+		}
+	}
+	return vals
 }
 
 // memberOfIndex maps every member to the live groups that list it.
@@ -417,13 +443,12 @@ func (d *Directory) evaluate(req *searchRequest) ([]*entry, int, string, string)
 	ev := newEvaluator(d)
 	var out []*entry
 	for _, o := range cands {
-		e := d.render(o, idx)
-		ok, err := ev.match(req.filter, e)
+		ok, err := ev.match(req.filter, objectView{d: d, o: o, memberOf: idx})
 		if err != nil {
 			return nil, gldap.ResultInappropriateMatching, err.Error(), ""
 		}
 		if ok {
-			out = append(out, e)
+			out = append(out, d.render(o, idx))
 		}
 	}
 	return out, gldap.ResultSuccess, "", ""

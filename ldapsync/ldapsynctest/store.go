@@ -404,6 +404,7 @@ func (d *Directory) tombstone(o *object) {
 		g.members = removeGUID(g.members, o.guid)
 		d.touch(g)
 	}
+	d.unindexSAM(o)
 	name := o.first("name")
 	lastParent := ""
 	if _, _, p, err := splitDN(o.dn); err == nil {

@@ -1,0 +1,103 @@
+package ldapsynctest_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-id/gatehouse/ldapsync/ldapsynctest"
+)
+
+func usersRequest(d *ldapsynctest.Directory) *ldap.SearchRequest {
+	return ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectCategory=person)(objectClass=user))", []string{"objectGUID", "mail"}, nil)
+}
+
+func TestDropAfterEntries(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	addUsers(t, d, "", 100)
+	require.NoError(t, d.SetFaults(ldapsynctest.Faults{DropAfterEntries: 35}))
+
+	c := bind(t, d)
+	res, err := c.SearchWithPaging(usersRequest(d), 10)
+	require.Error(t, err, "the read must end with an error, not look complete")
+	assert.Len(t, res.Entries, 35)
+	assert.EqualValues(t, 1, d.Stats().Drops)
+
+	// Cleared faults: a new connection reads everything.
+	require.NoError(t, d.SetFaults(ldapsynctest.Faults{}))
+	c = bind(t, d)
+	res, err = c.SearchWithPaging(usersRequest(d), 10)
+	require.NoError(t, err)
+	assert.Len(t, res.Entries, 101) // 100 users and Administrator
+}
+
+func TestSearchAndBindFaults(t *testing.T) {
+	d := ldapsynctest.Start(t, ldapsynctest.WithFaults(ldapsynctest.Faults{SearchResultCode: ldap.LDAPResultBusy}))
+	c := bind(t, d)
+	_, err := c.Search(usersRequest(d))
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultBusy), "%v", err)
+	// The root DSE is still served.
+	_, err = c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil))
+	require.NoError(t, err)
+
+	require.NoError(t, d.SetFaults(ldapsynctest.Faults{BindResultCode: ldap.LDAPResultUnavailable}))
+	err = c.Bind(d.BindDN(), d.BindPassword())
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailable), "%v", err)
+
+	err = d.SetFaults(ldapsynctest.Faults{DropAfterEntries: -1})
+	require.ErrorIs(t, err, ldapsynctest.ErrInvalid)
+	assert.Contains(t, err.Error(), "DropAfterEntries")
+}
+
+func TestLatencyFault(t *testing.T) {
+	d := ldapsynctest.Start(t, ldapsynctest.WithFaults(ldapsynctest.Faults{Latency: 3 * time.Second}))
+	c := dial(t, d)
+	c.SetTimeout(50 * time.Millisecond)
+	err := c.Bind(d.BindDN(), d.BindPassword())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "timed out")
+}
+
+func TestIdleTimeoutAndDropConnections(t *testing.T) {
+	d := ldapsynctest.Start(t, ldapsynctest.WithFaults(ldapsynctest.Faults{IdleTimeout: 50 * time.Millisecond}))
+	c := bind(t, d)
+	require.Eventually(t, c.IsClosing, 5*time.Second, 10*time.Millisecond, "idle connection not closed")
+	assert.GreaterOrEqual(t, d.Stats().Drops, int64(1))
+
+	require.NoError(t, d.SetFaults(ldapsynctest.Faults{}))
+	c = bind(t, d)
+	assert.Equal(t, 1, d.DropConnections())
+	require.Eventually(t, c.IsClosing, 5*time.Second, 10*time.Millisecond)
+	_, err := c.Search(usersRequest(d))
+	require.Error(t, err)
+}
+
+func TestCloseWithOpenClient(t *testing.T) {
+	d, err := ldapsynctest.New()
+	require.NoError(t, err)
+	c, err := ldap.DialURL(d.URL())
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Bind(d.BindDN(), d.BindPassword()))
+	require.NoError(t, d.Close()) // must not wait for the client to unbind
+	require.NoError(t, d.Close())
+	require.Eventually(t, c.IsClosing, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestStats(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	addUsers(t, d, "", 20)
+	c := bind(t, d)
+	before := d.Stats()
+	res, err := c.SearchWithPaging(usersRequest(d), 5)
+	require.NoError(t, err)
+	after := d.Stats()
+	assert.EqualValues(t, len(res.Entries), after.Entries-before.Entries)
+	assert.EqualValues(t, 5, after.Searches-before.Searches, "five pages of 21 entries, the last one empty-cookied")
+	assert.EqualValues(t, 1, after.Connections)
+	assert.EqualValues(t, 1, after.Binds)
+}
