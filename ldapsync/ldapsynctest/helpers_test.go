@@ -233,7 +233,9 @@ func TestFilterOperators(t *testing.T) {
 		require.NoError(t, err)
 	}
 	c := bind(t, d)
-	count := func(filter string) int { return len(search(t, c, d.BaseDN(), "(&(objectClass=user)(!(sAMAccountName=Administrator))"+filter+")")) }
+	count := func(filter string) int {
+		return len(search(t, c, d.BaseDN(), "(&(objectClass=user)(!(sAMAccountName=Administrator))"+filter+")"))
+	}
 	assert.Equal(t, 3, count(""))
 	assert.Equal(t, 2, count("(department=sales)"))
 	assert.Equal(t, 1, count("(displayName=émile*)"), "non-ASCII values compare case-insensitively")
