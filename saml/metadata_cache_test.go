@@ -54,7 +54,7 @@ func newIdPServer(t *testing.T, doc []byte) *idpServer {
 			select {
 			case <-time.After(delay):
 			case <-r.Context().Done():
-				return
+				panic(http.ErrAbortHandler) // no answer to an abandoned request
 			}
 		}
 		if status != http.StatusOK {

@@ -152,6 +152,11 @@ func fetchMetadataBytes(ctx context.Context, rawURL string, cfg *metadataConfig)
 	if int64(len(data)) > cfg.maxBytes {
 		return nil, fail(FetchStageTooLarge, fmt.Errorf("body is more than the limit of %d bytes", cfg.maxBytes))
 	}
+	if err := ctx.Err(); err != nil {
+		// An answer can still arrive after the context ended (the server
+		// answering the aborted request); it is not used.
+		return nil, fail(FetchStageTimeout, context.Cause(ctx))
+	}
 	return data, nil
 }
 

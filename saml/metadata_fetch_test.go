@@ -127,6 +127,7 @@ func hangingServer(t *testing.T) *httptest.Server {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
+			panic(http.ErrAbortHandler) // no answer to an abandoned request
 		case <-release:
 		case <-time.After(10 * time.Second):
 		}
@@ -233,4 +234,22 @@ func TestFetchMetadataConnect(t *testing.T) {
 	_, err = FetchMetadata(context.Background(), "https://user:s3cret@"+addr+"/metadata")
 	requireFetchStage(t, err, FetchStageConnect)
 	assert.NotContains(t, err.Error(), "s3cret", "passwords in URLs are redacted")
+}
+
+func TestFetchMetadataAnswerAfterDeadline(t *testing.T) {
+	// A server that answers only once the client gives up: whatever still
+	// arrives is not used.
+	data := mdFixture(t, "okta.xml")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		_, _ = w.Write(data)
+	}))
+	defer srv.Close()
+	for range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := FetchMetadata(ctx, srv.URL, WithHTTPClient(srv.Client()))
+		cancel()
+		requireFetchStage(t, err, FetchStageTimeout)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
 }
