@@ -316,12 +316,16 @@ func TestMetadataCacheConcurrent(t *testing.T) {
 	// A caller waiting for someone else's fetch can give up.
 	clock.Advance(2 * time.Hour)
 	srv.setDelay(2 * time.Second)
-	started := make(chan struct{})
+	fetcherCtx, stopFetcher := context.WithCancel(context.Background())
+	fetcherDone := make(chan struct{})
 	go func() {
-		close(started)
-		_, _ = c.Get(context.Background())
+		defer close(fetcherDone)
+		_, _ = c.Get(fetcherCtx)
 	}()
-	<-started
+	defer func() {
+		stopFetcher()
+		<-fetcherDone
+	}()
 	require.Eventually(t, func() bool { return srv.hits.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
