@@ -333,6 +333,64 @@ func TestVerifyCommentInNameID(t *testing.T) {
 	}
 }
 
+// With a canonicalization that keeps comments, a comment inside the NameID
+// is signed and survives verification: the value is refused rather than
+// read around the comment.
+func TestVerifySignedCommentInNameIDRefused(t *testing.T) {
+	const full = "user@evil.example.corp.example"
+	idp := newTestIdP(t)
+	for _, s := range []samltest.Signing{samltest.SignAssertion, samltest.SignResponse} {
+		sp := newSP(t, idp)
+		resp := idp.Response(samltest.WithSigning(s), samltest.WithInResponseTo(reqID), samltest.WithNameID(full),
+			samltest.WithNameIDComment(len("user@evil.example")), samltest.WithSignedComments())
+		_, err := sp.Verify(context.Background(), resp, reqID)
+		requireOnly(t, err, saml.ErrMalformed)
+		assert.Contains(t, err.Error(), "NameID: contains an XML comment")
+
+		// Without the comment, the same canonicalization is accepted.
+		a, err := sp.Verify(context.Background(), idp.Response(samltest.WithSigning(s), samltest.WithInResponseTo(reqID),
+			samltest.WithNameID(full), samltest.WithSignedComments()), reqID)
+		require.NoError(t, err)
+		assert.Equal(t, full, a.NameID)
+	}
+}
+
+func TestVerifyDuplicateIDs(t *testing.T) {
+	idp := newTestIdP(t)
+	sp := newSP(t, idp)
+	for name, opts := range map[string][]samltest.ResponseOption{
+		"Response and Assertion share an ID": {samltest.WithAssertionID("_same"), samltest.WithResponseID("_same")},
+		"another element carries the assertion ID": {samltest.WithAssertionID("_a"), samltest.WithTamper(func(r *etree.Element) {
+			ext := etree.NewElement("samlp:Extensions")
+			ext.CreateAttr("ID", "_a")
+			r.InsertChildAt(1, ext)
+		})},
+		"two ID attributes on the assertion": {samltest.WithTamper(func(r *etree.Element) {
+			r.SelectElement("Assertion").CreateAttr("x:ID", "_other")
+			r.SelectElement("Assertion").CreateAttr("xmlns:x", "urn:x")
+		})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := sp.Verify(context.Background(), idp.Response(append([]samltest.ResponseOption{samltest.WithInResponseTo(reqID)}, opts...)...), reqID)
+			requireOnly(t, err, saml.ErrSignature)
+			assert.Contains(t, err.Error(), "duplicate ID")
+		})
+	}
+}
+
+func TestVerifyNestedResponseRefused(t *testing.T) {
+	idp := newTestIdP(t)
+	sp := newSP(t, idp)
+	resp := idp.Response(samltest.WithInResponseTo(reqID), samltest.WithTamper(func(r *etree.Element) {
+		ext := etree.NewElement("samlp:Extensions")
+		ext.CreateElement("samlp:Response").CreateAttr("ID", "_inner")
+		r.InsertChildAt(1, ext)
+	}))
+	_, err := sp.Verify(context.Background(), resp, reqID)
+	requireOnly(t, err, saml.ErrSignature)
+	assert.Contains(t, err.Error(), "nested")
+}
+
 func TestVerifyMultipleIdPCertificates(t *testing.T) {
 	idp := newTestIdP(t)
 	_, foreign := samltest.ForeignKey()

@@ -66,6 +66,7 @@ type responseSpec struct {
 	tamper                     []func(*etree.Element)
 	deflate                    bool
 	encryptFor                 *x509.Certificate
+	signedComments             bool
 	err                        error
 }
 
@@ -211,6 +212,11 @@ func WithKeyInfoCertificate(cert *x509.Certificate) ResponseOption {
 // the first text node sees a truncated NameID.
 func WithNameIDComment(at int) ResponseOption { return func(s *responseSpec) { s.commentAt = at } }
 
+// WithSignedComments signs with exclusive canonicalization WithComments,
+// and inserts the [WithNameIDComment] comment before signing, so that the
+// comment is part of the signed content.
+func WithSignedComments() ResponseOption { return func(s *responseSpec) { s.signedComments = true } }
+
 // WithAttack reshapes the signed response into an attack; see [Attack].
 func WithAttack(a Attack) ResponseOption { return func(s *responseSpec) { s.attack = a } }
 
@@ -340,6 +346,11 @@ func (p *IdP) build(s *responseSpec) ([]byte, error) {
 	resp := p.responseElement(s)
 	if s.statusCode == saml.StatusSuccess {
 		a := p.assertionElement(s)
+		if s.signedComments && s.commentAt >= 0 {
+			if err := insertComment(a, s.commentAt); err != nil {
+				return nil, err
+			}
+		}
 		if s.signing == SignAssertion || s.signing == SignBoth || (s.attack >= XSW3 && s.attack <= XSW8) {
 			if err := sign(a, s); err != nil {
 				return nil, err
@@ -370,15 +381,9 @@ func (p *IdP) build(s *responseSpec) ([]byte, error) {
 			c.SetText(base64.StdEncoding.EncodeToString(s.keyInfoCert.Raw))
 		}
 	}
-	if s.commentAt >= 0 {
-		for _, n := range findAll(resp, "NameID") {
-			text := n.Text()
-			if s.commentAt > len(text) {
-				return nil, fmt.Errorf("WithNameIDComment(%d): NameID %q is shorter", s.commentAt, text)
-			}
-			n.SetText(text[:s.commentAt])
-			n.CreateComment("")
-			n.CreateText(text[s.commentAt:])
+	if s.commentAt >= 0 && !s.signedComments {
+		if err := insertComment(resp, s.commentAt); err != nil {
+			return nil, err
 		}
 	}
 	for _, f := range s.tamper {
@@ -465,6 +470,20 @@ func (p *IdP) assertionElement(s *responseSpec) *etree.Element {
 	return a
 }
 
+// insertComment splits the text of every NameID under el with <!---->.
+func insertComment(el *etree.Element, at int) error {
+	for _, n := range findAll(el, "NameID") {
+		text := n.Text()
+		if at > len(text) {
+			return fmt.Errorf("WithNameIDComment(%d): NameID %q is shorter", at, text)
+		}
+		n.SetText(text[:at])
+		n.CreateComment("")
+		n.CreateText(text[at:])
+	}
+	return nil
+}
+
 // sign adds an enveloped signature to el, right after its Issuer as the
 // SAML schema places it.
 func sign(el *etree.Element, s *responseSpec) error {
@@ -473,6 +492,9 @@ func sign(el *etree.Element, s *responseSpec) error {
 		return err
 	}
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if s.signedComments {
+		ctx.Canonicalizer = dsig.MakeC14N10ExclusiveWithCommentsCanonicalizerWithPrefixList("")
+	}
 	method := s.sigMethod
 	if _, isEC := s.signer.Public().(*ecdsa.PublicKey); isEC && method == dsig.RSASHA256SignatureMethod {
 		method = dsig.ECDSASHA256SignatureMethod
