@@ -89,15 +89,15 @@ type Faults struct {
 func (f Faults) validate() error {
 	switch {
 	case f.DropAfterEntries < 0:
-		return fmt.Errorf("DropAfterEntries %d is negative", f.DropAfterEntries)
+		return fmt.Errorf("faults: negative DropAfterEntries %d", f.DropAfterEntries)
 	case f.Latency < 0:
-		return fmt.Errorf("Latency %v is negative", f.Latency)
+		return fmt.Errorf("faults: negative Latency %v", f.Latency)
 	case f.IdleTimeout < 0:
-		return fmt.Errorf("IdleTimeout %v is negative", f.IdleTimeout)
+		return fmt.Errorf("faults: negative IdleTimeout %v", f.IdleTimeout)
 	case f.SearchResultCode < 0 || f.SearchResultCode > 0x7fff:
-		return fmt.Errorf("SearchResultCode %d is not an LDAP result code", f.SearchResultCode)
+		return fmt.Errorf("faults: SearchResultCode %d is not an LDAP result code", f.SearchResultCode)
 	case f.BindResultCode < 0 || f.BindResultCode > 0x7fff:
-		return fmt.Errorf("BindResultCode %d is not an LDAP result code", f.BindResultCode)
+		return fmt.Errorf("faults: BindResultCode %d is not an LDAP result code", f.BindResultCode)
 	}
 	return nil
 }

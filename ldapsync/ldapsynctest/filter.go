@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -22,7 +23,36 @@ var (
 		"instancetype": true, "samaccounttype": true, "highestcommittedusn": true,
 	}
 	binarySyntax = map[string]bool{"objectguid": true, "invocationid": true, "objectsid": true}
+	timeSyntax   = map[string]bool{"whenchanged": true, "whencreated": true, "modifytimestamp": true, "createtimestamp": true}
+	// constructed attributes are computed on request: "*" does not return
+	// them, naming them does.
+	constructed = map[string]bool{"modifytimestamp": true, "createtimestamp": true}
 )
+
+// parseGeneralizedTime reads YYYYMMDDHHMMSS[.fraction]Z.
+func parseGeneralizedTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasSuffix(s, "Z") && !strings.HasSuffix(s, "z") {
+		return time.Time{}, false
+	}
+	s = s[:len(s)-1]
+	frac := ""
+	if i := strings.IndexAny(s, ".,"); i >= 0 {
+		s, frac = s[:i], s[i+1:]
+	}
+	t, err := time.Parse("20060102150405", s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if frac != "" {
+		f, err := strconv.ParseFloat("0."+frac, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		t = t.Add(time.Duration(f * float64(time.Second)))
+	}
+	return t, true
+}
 
 // categoryShorthand maps the class names Active Directory accepts in
 // (objectCategory=<class>) to the CN of the category they stand for.
@@ -91,7 +121,7 @@ func (ev *evaluator) match(f *ber.Packet, e candidate) (bool, error) {
 		ok, err := ev.match(f.Children[0], e)
 		return !ok, err
 	case ldap.FilterPresent:
-		name := strings.ToLower(string(f.Data.Bytes()))
+		name := strings.ToLower(f.Data.String())
 		if name == "objectclass" {
 			return true, nil
 		}
@@ -100,8 +130,8 @@ func (ev *evaluator) match(f *ber.Packet, e candidate) (bool, error) {
 		if len(f.Children) != 2 {
 			return false, fmt.Errorf("malformed comparison filter")
 		}
-		name := strings.ToLower(string(f.Children[0].Data.Bytes()))
-		want := string(f.Children[1].Data.Bytes())
+		name := strings.ToLower(f.Children[0].Data.String())
+		want := f.Children[1].Data.String()
 		for _, v := range e.get(name) {
 			var ok bool
 			switch f.Tag {
@@ -121,7 +151,7 @@ func (ev *evaluator) match(f *ber.Packet, e candidate) (bool, error) {
 		if len(f.Children) != 2 {
 			return false, fmt.Errorf("malformed substring filter")
 		}
-		name := strings.ToLower(string(f.Children[0].Data.Bytes()))
+		name := strings.ToLower(f.Children[0].Data.String())
 		for _, v := range e.get(name) {
 			if substringMatch(name, v, f.Children[1].Children) {
 				return true, nil
@@ -138,6 +168,8 @@ func (ev *evaluator) equal(name, have, want string) bool {
 	switch {
 	case binarySyntax[name]:
 		return have == want
+	case timeSyntax[name]:
+		return ev.compare(name, have, want) == 0
 	case intSyntax[name]:
 		a, err1 := strconv.ParseInt(have, 10, 64)
 		b, err2 := strconv.ParseInt(strings.TrimSpace(want), 10, 64)
@@ -156,6 +188,13 @@ func (ev *evaluator) equal(name, have, want string) bool {
 }
 
 func (ev *evaluator) compare(name, have, want string) int {
+	if timeSyntax[name] {
+		a, ok1 := parseGeneralizedTime(have)
+		b, ok2 := parseGeneralizedTime(want)
+		if ok1 && ok2 {
+			return a.Compare(b)
+		}
+	}
 	if intSyntax[name] {
 		a, err1 := strconv.ParseInt(have, 10, 64)
 		b, err2 := strconv.ParseInt(strings.TrimSpace(want), 10, 64)
@@ -181,7 +220,7 @@ func substringMatch(name, v string, parts []*ber.Packet) bool {
 	}
 	pos := 0
 	for i, p := range parts {
-		s := string(p.Data.Bytes())
+		s := p.Data.String()
 		if !binarySyntax[name] {
 			s = strings.ToLower(s)
 		}
@@ -211,11 +250,11 @@ func (ev *evaluator) extensible(f *ber.Packet, e candidate) (bool, error) {
 	for _, c := range f.Children {
 		switch c.Tag {
 		case ldap.MatchingRuleAssertionMatchingRule:
-			rule = string(c.Data.Bytes())
+			rule = c.Data.String()
 		case ldap.MatchingRuleAssertionType:
-			name = strings.ToLower(string(c.Data.Bytes()))
+			name = strings.ToLower(c.Data.String())
 		case ldap.MatchingRuleAssertionMatchValue:
-			value = string(c.Data.Bytes())
+			value = c.Data.String()
 		}
 	}
 	switch rule {
@@ -343,9 +382,9 @@ func (v objectView) get(name string) []string {
 		return []string{strconv.FormatInt(o.usnCreated, 10)}
 	case "usnchanged":
 		return []string{strconv.FormatInt(o.usnChanged, 10)}
-	case "whencreated":
+	case "whencreated", "createtimestamp":
 		return []string{generalizedTime(o.created)}
-	case "whenchanged":
+	case "whenchanged", "modifytimestamp":
 		return []string{generalizedTime(o.changed)}
 	case "member":
 		return v.d.memberDNs(o)

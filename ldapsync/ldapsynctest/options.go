@@ -39,6 +39,7 @@ type options struct {
 	notBefore    time.Time
 	notAfter     time.Time
 	keyBits      int
+	referrals    bool
 }
 
 func defaultOptions() options {
@@ -90,6 +91,12 @@ func WithCertificateValidity(notBefore, notAfter time.Time) Option {
 // WithKeyBits sets the RSA key size of the CA and server certificate
 // (default 2048), e.g. 1024 to test a client that refuses short keys.
 func WithKeyBits(bits int) Option { return func(o *options) { o.keyBits = bits } }
+
+// WithReferrals makes subtree searches based at the domain root end with
+// the continuation references Active Directory sends for the naming
+// contexts below it (DomainDnsZones, ForestDnsZones, Configuration), as
+// SearchResultReference messages on the last page. Off by default.
+func WithReferrals() Option { return func(o *options) { o.referrals = true } }
 
 // WithSizeLimit sets the most entries a search without the paged results
 // control returns before it ends with sizeLimitExceeded (4), like Active

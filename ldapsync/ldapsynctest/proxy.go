@@ -2,11 +2,13 @@ package ldapsynctest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,7 @@ import (
 const (
 	maxMessageSize        = 64 << 20
 	tagSearchResultEntry  = 0x64 // [APPLICATION 4]
+	tagSearchResultRef    = 0x73 // [APPLICATION 19]
 	tagExtendedRequest    = 0x77 // [APPLICATION 23]
 	oidStartTLS           = "1.3.6.1.4.1.1466.20037"
 	ldapResultSuccess     = 0
@@ -235,7 +238,12 @@ func (pc *relayConn) serverToClient() {
 				return
 			}
 		}
-		op, _, _ := messageOp(msg)
+		op, id, _ := messageOp(msg)
+		if op == tagSearchResultEntry && bytes.Contains(msg, []byte(referralMarker)) {
+			if ref := referenceMessage(id, msg); ref != nil {
+				msg, op = ref, tagSearchResultRef
+			}
+		}
 		if op == tagSearchResultEntry {
 			if gen != pc.gen {
 				pc.gen, pc.entries = gen, 0
@@ -358,7 +366,7 @@ func extendedName(msg []byte) string {
 	if err != nil || len(p.Children) < 2 || len(p.Children[1].Children) < 1 {
 		return ""
 	}
-	return string(p.Children[1].Children[0].Data.Bytes())
+	return p.Children[1].Children[0].Data.String()
 }
 
 func extendedResponse(msgID int64, code int, diag string) []byte {
@@ -371,4 +379,23 @@ func extendedResponse(msgID int64, code int, diag string) []byte {
 	r.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 10, oidStartTLS, "responseName"))
 	p.AppendChild(r)
 	return p.Bytes()
+}
+
+// referenceMessage turns a placeholder entry written by writeReferrals into
+// a SearchResultReference carrying the URL; nil if msg is not one.
+func referenceMessage(msgID int64, msg []byte) []byte {
+	p, err := ber.DecodePacketErr(msg)
+	if err != nil || len(p.Children) < 2 || len(p.Children[1].Children) < 1 {
+		return nil
+	}
+	url, ok := strings.CutPrefix(p.Children[1].Children[0].Data.String(), referralMarker)
+	if !ok {
+		return nil
+	}
+	out := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "LDAP Response")
+	out.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, msgID, "MessageID"))
+	ref := ber.Encode(ber.ClassApplication, ber.TypeConstructed, 19, nil, "Search Result Reference")
+	ref.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, url, "URI"))
+	out.AppendChild(ref)
+	return out.Bytes()
 }

@@ -3,7 +3,9 @@ package ldapsynctest_test
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/stretchr/testify/assert"
@@ -179,4 +181,64 @@ func TestUSNAndTombstones(t *testing.T) {
 	assert.Equal(t, "TRUE", ts.GetAttributeValue("isDeleted"))
 	assert.Empty(t, ts.GetAttributeValue("mail"))
 	assert.Equal(t, "CN=Users,"+d.BaseDN(), ts.GetAttributeValue("lastKnownParent"))
+}
+
+func TestReferralsAtTheDomainRoot(t *testing.T) {
+	d := ldapsynctest.Start(t, ldapsynctest.WithReferrals())
+	ou, err := d.AddOU("Refs", "")
+	require.NoError(t, err)
+	addUsers(t, d, ou.DN, 30)
+	c := bind(t, d)
+
+	before := d.Stats().Entries
+	res, err := c.SearchWithPaging(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=user)(mail=*))", []string{"mail"}, nil), 7)
+	require.NoError(t, err)
+	assert.Len(t, res.Entries, 30)
+	assert.Equal(t, []string{
+		"ldap://ForestDnsZones.corp.example.test/DC=ForestDnsZones,DC=corp,DC=example,DC=test",
+		"ldap://DomainDnsZones.corp.example.test/DC=DomainDnsZones,DC=corp,DC=example,DC=test",
+		"ldap://corp.example.test/CN=Configuration,DC=corp,DC=example,DC=test",
+	}, res.Referrals, "once, with the last page")
+	assert.EqualValues(t, 30, d.Stats().Entries-before, "references are not entries")
+
+	// Unpaged searches get them too; searches below the root do not.
+	res, err = c.Search(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(cn=nobody)", nil, nil))
+	require.NoError(t, err)
+	assert.Empty(t, res.Entries)
+	assert.Len(t, res.Referrals, 3)
+	res, err = c.Search(ldap.NewSearchRequest(ou.DN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil))
+	require.NoError(t, err)
+	assert.Empty(t, res.Referrals)
+
+	// Without the option there are none.
+	plain := ldapsynctest.Start(t)
+	res, err = bind(t, plain).Search(ldap.NewSearchRequest(plain.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil))
+	require.NoError(t, err)
+	assert.Empty(t, res.Referrals)
+}
+
+func TestModifyTimestamp(t *testing.T) {
+	clock := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	d := ldapsynctest.Start(t, ldapsynctest.WithNow(now))
+	u, err := d.AddUser(ldapsynctest.User{CN: "Tim"})
+	require.NoError(t, err)
+	mu.Lock()
+	clock = clock.Add(time.Hour)
+	mu.Unlock()
+	require.NoError(t, d.SetMail(u.DN, "tim@example.com"))
+	c := bind(t, d)
+
+	got := search(t, c, d.BaseDN(), "(sAMAccountName=Tim)", "*")
+	require.Len(t, got, 1)
+	assert.Empty(t, got[0].GetAttributeValue("modifyTimestamp"), "constructed: not part of *")
+	got = search(t, c, d.BaseDN(), "(sAMAccountName=Tim)", "modifyTimestamp", "whenCreated")
+	require.Len(t, got, 1)
+	assert.Equal(t, "20260301110000.0Z", got[0].GetEqualFoldAttributeValue("modifyTimestamp"))
+	assert.Equal(t, "20260301100000.0Z", got[0].GetAttributeValue("whenCreated"))
+	assert.Len(t, search(t, c, d.BaseDN(), "(&(sAMAccountName=Tim)(modifyTimestamp>=20260301110000Z))"), 1)
+	assert.Len(t, search(t, c, d.BaseDN(), "(&(sAMAccountName=Tim)(whenChanged>=20260301103000.0Z))"), 1)
+	assert.Empty(t, search(t, c, d.BaseDN(), "(&(sAMAccountName=Tim)(whenCreated>=20260301103000.0Z))"))
 }

@@ -212,6 +212,8 @@ func (d *Directory) render(o *object, memberOf map[GUID][]*object) *entry {
 		attr{"uSNChanged", []string{strconv.FormatInt(o.usnChanged, 10)}},
 		attr{"whenCreated", []string{generalizedTime(o.created)}},
 		attr{"whenChanged", []string{generalizedTime(o.changed)}},
+		attr{"createTimeStamp", []string{generalizedTime(o.created)}},
+		attr{"modifyTimeStamp", []string{generalizedTime(o.changed)}},
 	)
 	if vals := d.memberDNs(o); len(vals) > 0 {
 		attrs = append(attrs, attr{"member", vals})
@@ -397,7 +399,37 @@ func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 			return
 		}
 	}
+	d.writeReferrals(w, r, req)
 	_ = w.Write(done)
+}
+
+// referralMarker starts the DN of a placeholder entry that the relay turns
+// into a SearchResultReference, which gldap cannot send itself.
+const referralMarker = "\x00ldapsynctest-referral:"
+
+// writeReferrals sends, with [WithReferrals], the continuation references
+// Active Directory returns for a subtree search at the domain root: one per
+// naming context below it.
+func (d *Directory) writeReferrals(w *gldap.ResponseWriter, r *gldap.Request, req *searchRequest) {
+	if !d.opts.referrals || req.msg.Scope != gldap.WholeSubtree {
+		return
+	}
+	if n, err := normDN(req.msg.BaseDN); err != nil || n != d.baseNDN {
+		return
+	}
+	for _, url := range d.referralURLs() {
+		if w.Write(r.NewSearchResponseEntry(referralMarker+url)) != nil {
+			return
+		}
+	}
+}
+
+func (d *Directory) referralURLs() []string {
+	return []string{
+		"ldap://ForestDnsZones." + d.domain + "/DC=ForestDnsZones," + d.base,
+		"ldap://DomainDnsZones." + d.domain + "/DC=DomainDnsZones," + d.base,
+		"ldap://" + d.domain + "/CN=Configuration," + d.base,
+	}
 }
 
 // evaluate runs a search against the store and returns the matching
@@ -551,6 +583,8 @@ func (d *Directory) pagedSearch(w *gldap.ResponseWriter, r *gldap.Request, req *
 		next := newCookie()
 		resp.Cookie = []byte(next)
 		d.storePage(next, ps)
+	} else {
+		d.writeReferrals(w, r, req)
 	}
 	done.SetControls(resp)
 	_ = w.Write(done)
@@ -657,8 +691,9 @@ func parseSelection(names []string) selection {
 func (s selection) apply(e *entry, step int) []attr {
 	var out []attr
 	for _, a := range e.attrs {
-		rr, wanted := s.want[strings.ToLower(a.name)]
-		if !wanted && !s.all {
+		key := strings.ToLower(a.name)
+		rr, wanted := s.want[key]
+		if !wanted && (!s.all || constructed[key]) {
 			continue
 		}
 		if !rr.set && len(a.vals) <= step {
