@@ -75,6 +75,39 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// roundCache hands Seen to a MemoryReplayCache that is replaced after each
+// round of a benchmark, so that the same responses can be verified again.
+type roundCache struct{ c *saml.MemoryReplayCache }
+
+func (r *roundCache) Seen(ctx context.Context, id string, until time.Time) (bool, error) {
+	return r.c.Seen(ctx, id, until)
+}
+
+// BenchmarkVerifyWithReplayCache is BenchmarkVerify (assertion-signed)
+// with the default in-memory replay cache at work: 256 distinct responses
+// are verified in turn, each remembered, with a fresh cache every round.
+func BenchmarkVerifyWithReplayCache(b *testing.B) {
+	idp := samltest.NewIdP(b)
+	rc := &roundCache{}
+	sp := newSP(b, idp, func(c *saml.Config) { c.ReplayCache = rc })
+	resps := make([]string, 256)
+	for i := range resps {
+		resps[i] = benchResponse(b, idp, samltest.SignAssertion)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%len(resps) == 0 {
+			rc.c = saml.NewMemoryReplayCache(0)
+		}
+		if _, err := sp.Verify(ctx, resps[i%len(resps)], "id-bench"); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // BenchmarkGosaml2RetrieveAssertionInfo measures gosaml2 called directly on
 // the same responses, for comparison.
 func BenchmarkGosaml2RetrieveAssertionInfo(b *testing.B) {
