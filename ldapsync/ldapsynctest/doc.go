@@ -7,7 +7,8 @@
 //
 // [Start] listens on a free loopback port and registers its shutdown with
 // tb.Cleanup; open client connections are closed then, so a client that
-// never unbinds cannot hang the test. [Directory.URL] gives the ldap:// (or
+// never unbinds cannot hang the test. [New] and [Directory.Close] do the
+// same without a testing.TB (Examples, a TestMain shared directory). [Directory.URL] gives the ldap:// (or
 // ldaps://) URL, [Directory.Config] a ready [ldapsync.Config] (host, port,
 // encryption, CA pool, bind DN and password, RootDN = base DN), and
 // [Directory.CertPool] the CA to trust when [WithTLS] selects [TLSLDAPS] or
@@ -78,8 +79,10 @@
 // ([OIDMatchingRuleBitAnd], [OIDMatchingRuleBitOr]) and transitive
 // membership ([OIDMatchingRuleInChain]). Attribute names and most values
 // compare case-insensitively; DNs compare in normal form, integers
-// numerically, objectGUID byte for byte. Attribute selection supports
-// "*", "1.1" and typesOnly.
+// numerically, times (whenChanged, modifyTimestamp) as instants,
+// objectGUID byte for byte. Attribute selection supports "*", "1.1" and
+// typesOnly; the constructed createTimeStamp and modifyTimeStamp are
+// returned when named, not for "*". The base may be "<GUID=...>".
 //
 // The simple paged results control ([OIDPagedResults], RFC 2696) is
 // honoured with opaque cookies, several paged searches at a time, and
@@ -96,7 +99,11 @@
 // unauthenticated bind: it succeeds and leaves the connection anonymous,
 // as on Active Directory. Anonymous connections may read the root DSE and
 // nothing else (operationsError, 1). The directory is read-only over LDAP:
-// add, modify and delete requests are refused with unwillingToPerform.
+// add, modify and delete requests are refused with unwillingToPerform (53).
+// A critical control it does not implement (DirSync, for one) fails the
+// search with unavailableCriticalExtension (12); the root DSE lists what is
+// supported. [WithReferrals] adds the continuation references a domain
+// root search returns on Active Directory.
 //
 // # Domain controllers
 //
@@ -106,6 +113,15 @@
 // [Directory.Backup] with [Directory.Restore] rolls the data back with a
 // new invocation ID, as a restored DC does: USNs after a restore repeat
 // values a client has already seen.
+//
+// # Implementation notes
+//
+// Clients connect to a small LDAP-aware relay that forwards whole LDAP
+// messages to the gldap server on a second loopback port. The relay does
+// what gldap cannot: it terminates LDAPS and StartTLS, closes connections
+// on shutdown and on injected faults, counts entries, and turns
+// placeholder entries into SearchResultReference messages. Search, bind
+// and all directory semantics are in the gldap handlers.
 //
 // # Faults
 //

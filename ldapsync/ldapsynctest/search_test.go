@@ -242,3 +242,49 @@ func TestModifyTimestamp(t *testing.T) {
 	assert.Len(t, search(t, c, d.BaseDN(), "(&(sAMAccountName=Tim)(whenChanged>=20260301103000.0Z))"), 1)
 	assert.Empty(t, search(t, c, d.BaseDN(), "(&(sAMAccountName=Tim)(whenCreated>=20260301103000.0Z))"))
 }
+
+func TestRefusals(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	addUsers(t, d, "", 10)
+	c := bind(t, d)
+
+	// The directory is read-only over LDAP.
+	err := c.Modify(&ldap.ModifyRequest{DN: "CN=Administrator,CN=Users," + d.BaseDN(),
+		Changes: []ldap.Change{{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: "mail", Vals: []string{"x@example.com"}}}}})
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
+	err = c.Del(ldap.NewDelRequest("CN=user00001,CN=Users,"+d.BaseDN(), nil))
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
+	add := ldap.NewAddRequest("CN=New,CN=Users,"+d.BaseDN(), nil)
+	add.Attribute("objectClass", []string{"user"})
+	err = c.Add(add)
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
+
+	// A critical control the directory does not know (DirSync here).
+	_, err = c.DirSync(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", nil, nil),
+		ldap.DirSyncObjectSecurity, 1000, nil)
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension), "%v", err)
+
+	// Subtree search of the empty DN.
+	_, err = c.Search(ldap.NewSearchRequest("", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", nil, nil))
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject), "%v", err)
+
+	// A client size limit ends a paged search with sizeLimitExceeded.
+	res, err := c.SearchWithPaging(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 7, 0, false, "(objectClass=user)", []string{"cn"}, nil), 3)
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded), "%v", err)
+	assert.Len(t, res.Entries, 7)
+
+	// A cookie used for another search, or an unknown one, is refused.
+	p := ldap.NewControlPaging(2)
+	req := ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"cn"}, []ldap.Control{p})
+	res, err = c.Search(req)
+	require.NoError(t, err)
+	cookie := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging).Cookie
+	other := ldap.NewControlPaging(2)
+	other.SetCookie(cookie)
+	_, err = c.Search(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=group)", []string{"cn"}, []ldap.Control{other}))
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
+	unknown := ldap.NewControlPaging(2)
+	unknown.SetCookie([]byte("not-a-cookie"))
+	_, err = c.Search(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"cn"}, []ldap.Control{unknown}))
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
+}

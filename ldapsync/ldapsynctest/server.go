@@ -49,13 +49,27 @@ func (d *Directory) routes(mux *gldap.Mux) error {
 	if err := mux.Unbind(func(*gldap.ResponseWriter, *gldap.Request) {}); err != nil {
 		return err
 	}
-	return mux.DefaultRoute(d.handleUnsupported)
+	if err := mux.Modify(readOnlyOver(gldap.ApplicationModifyResponse)); err != nil {
+		return err
+	}
+	if err := mux.Add(readOnlyOver(gldap.ApplicationAddResponse)); err != nil {
+		return err
+	}
+	if err := mux.Delete(readOnlyOver(gldap.ApplicationDelResponse)); err != nil {
+		return err
+	}
+	return mux.DefaultRoute(readOnlyOver(gldap.ApplicationExtendedResponse))
 }
 
-func (d *Directory) handleUnsupported(w *gldap.ResponseWriter, r *gldap.Request) {
-	code := gldap.ResultUnwillingToPerform
-	msg := "00002077: SvcErr: DSID-031A0F09, problem 5003 (WILL_NOT_PERFORM), data 0: the test directory is read-only over LDAP; change it with the Directory helpers"
-	_ = w.Write(r.NewResponse(gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(msg)))
+// readOnlyOver refuses writes and unknown operations with the response type
+// the client waits for.
+func readOnlyOver(appCode int) gldap.HandlerFunc {
+	const msg = "00002077: SvcErr: DSID-031A0F09, problem 5003 (WILL_NOT_PERFORM), data 0: " +
+		"the test directory is read-only over LDAP; change it with the Directory helpers"
+	return func(w *gldap.ResponseWriter, r *gldap.Request) {
+		_ = w.Write(r.NewResponse(gldap.WithApplicationCode(appCode),
+			gldap.WithResponseCode(gldap.ResultUnwillingToPerform), gldap.WithDiagnosticMessage(msg)))
+	}
 }
 
 // ---- bind ----
@@ -361,6 +375,14 @@ func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		_ = w.Write(done)
 		return
 	}
+	if strings.TrimSpace(m.BaseDN) == "" {
+		// Only the root DSE lives at the empty DN; Active Directory needs
+		// the phantom-root control for anything more.
+		done.SetResultCode(gldap.ResultNoSuchObject)
+		done.SetDiagnosticMessage(diagNoSuchObject + "\n\t''\n")
+		_ = w.Write(done)
+		return
+	}
 	if !d.isBound(r.ConnectionID()) {
 		done.SetResultCode(gldap.ResultOperationsError)
 		done.SetDiagnosticMessage(diagBindRequired)
@@ -510,8 +532,9 @@ func (d *Directory) bestMatch(dn string) string {
 type pagedSearch struct {
 	key     string
 	connID  int
-	entries []*entry
-	pos     int
+	entries   []*entry
+	pos       int
+	truncated bool // the client's size limit cut the result
 }
 
 func searchKey(req *searchRequest) string {
@@ -558,10 +581,11 @@ func (d *Directory) pagedSearch(w *gldap.ResponseWriter, r *gldap.Request, req *
 			_ = w.Write(done)
 			return
 		}
+		truncated := false
 		if req.msg.SizeLimit > 0 && int(req.msg.SizeLimit) < len(entries) {
-			entries = entries[:req.msg.SizeLimit]
+			entries, truncated = entries[:req.msg.SizeLimit], true
 		}
-		ps = &pagedSearch{key: searchKey(req), connID: r.ConnectionID(), entries: entries}
+		ps = &pagedSearch{key: searchKey(req), connID: r.ConnectionID(), entries: entries, truncated: truncated}
 		if size == 0 {
 			done.SetControls(&gldap.ControlPaging{})
 			_ = w.Write(done)
@@ -585,6 +609,10 @@ func (d *Directory) pagedSearch(w *gldap.ResponseWriter, r *gldap.Request, req *
 		d.storePage(next, ps)
 	} else {
 		d.writeReferrals(w, r, req)
+		if ps.truncated {
+			done.SetResultCode(gldap.ResultSizeLimitExceeded)
+			done.SetDiagnosticMessage(diagSizeLimit)
+		}
 	}
 	done.SetControls(resp)
 	_ = w.Write(done)
