@@ -530,8 +530,8 @@ func (d *Directory) bestMatch(dn string) string {
 
 // pagedSearch is the server side of one paged search (RFC 2696).
 type pagedSearch struct {
-	key     string
-	connID  int
+	key       string
+	connID    int
 	entries   []*entry
 	pos       int
 	truncated bool // the client's size limit cut the result
