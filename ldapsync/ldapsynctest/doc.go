@@ -34,7 +34,10 @@
 // [Directory.SetMail], [Directory.SetProxyAddresses],
 // [Directory.SetAttribute], [Directory.Disable], [Directory.Enable],
 // [Directory.AddMember], [Directory.RemoveMember], [Directory.Rename],
-// [Directory.Move] and [Directory.Delete]; "<GUID=...>" works as a DN too.
+// [Directory.Move], [Directory.Delete] and [Directory.Undelete];
+// "<GUID=...>" works as a DN too. [Directory.Find] evaluates a filter
+// without a connection, [Directory.Attributes] shows an object as a search
+// would and [Directory.DN] finds an object's current DN by objectGUID.
 // Every helper returns an error (an [*OpError] wrapping [ErrNotFound],
 // [ErrExists], [ErrInvalid], [ErrNotLeaf], [ErrReadOnly] or [ErrWrongKind])
 // rather than failing the test, so helpers can be called from any

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // Entry identifies an object created by one of the Add helpers.
@@ -613,4 +615,89 @@ func (d *Directory) InvocationID() GUID {
 	defer d.mu.RUnlock()
 	g, _ := GUIDFromBytes([]byte(d.dsa.first("invocationId")))
 	return g
+}
+
+// Undelete brings a tombstone back, as tombstone reanimation does on Active
+// Directory: same objectGUID, the original name under lastKnownParent (or
+// newParent when given), a new uSNChanged. Attributes stripped at deletion
+// (mail, proxyAddresses, displayName, group memberships, ...) stay gone;
+// set them again with the helpers. It returns the new DN.
+func (d *Directory) Undelete(tombstoneDN, newParent string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o, err := d.resolve(tombstoneDN)
+	if err != nil {
+		return "", opErr("Undelete", tombstoneDN, err)
+	}
+	if !o.deleted || o == d.deletedObjects {
+		return "", opErr("Undelete", tombstoneDN, fmt.Errorf("%w: %s is not a deleted object", ErrWrongKind, o.dn))
+	}
+	parent := newParent
+	if parent == "" {
+		parent = o.first("lastKnownParent")
+	}
+	p, err := d.container(parent)
+	if err != nil {
+		return "", opErr("Undelete", tombstoneDN, err)
+	}
+	name, _, _ := strings.Cut(o.first("name"), "\nDEL:")
+	typ := "CN"
+	if o.kind == kindOU {
+		typ = "OU"
+	}
+	newDN := typ + "=" + escapeRDNValue(name) + "," + p.dn
+	if _, ok := d.byDN[mustNormDN(newDN)]; ok {
+		return "", opErr("Undelete", tombstoneDN, fmt.Errorf("%w: %s", ErrExists, newDN))
+	}
+	if sam := o.first("sAMAccountName"); sam != "" && d.samTaken(sam) {
+		return "", opErr("Undelete", tombstoneDN, fmt.Errorf("%w: sAMAccountName %q is in use", ErrExists, sam))
+	}
+	o.deleted = false
+	o.set("isDeleted")
+	o.set("lastKnownParent")
+	o.set(strings.ToLower(typ), name)
+	o.set("name", name)
+	o.set("objectCategory", d.categoryDN(o.kind))
+	d.reDN(o, newDN)
+	d.indexSAM(o)
+	d.touch(o)
+	return o.dn, nil
+}
+
+// Find returns the live objects under the base DN that match an LDAP
+// filter, evaluated as a subtree search would, in creation order.
+func (d *Directory) Find(filter string) ([]Entry, error) {
+	f, err := ldap.CompileFilter(filter)
+	if err != nil {
+		return nil, opErr("Find", filter, fmt.Errorf("%w: filter: %v", ErrInvalid, err))
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	idx := d.memberOfIndex()
+	ev := newEvaluator(d)
+	var out []Entry
+	for _, o := range d.sortedLive() {
+		ok, err := ev.match(f, objectView{d: d, o: o, memberOf: idx})
+		if err != nil {
+			return nil, opErr("Find", filter, fmt.Errorf("%w: %v", ErrInvalid, err))
+		}
+		if ok {
+			out = append(out, entryOf(o))
+		}
+	}
+	return out, nil
+}
+
+// sortedLive returns the live objects of the domain partition in creation
+// order.
+func (d *Directory) sortedLive() []*object {
+	var list []*object
+	for _, o := range d.objs {
+		if o.deleted || o.ndn == d.configNDN || strings.HasSuffix(o.ndn, ","+d.configNDN) {
+			continue
+		}
+		list = append(list, o)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].usnCreated < list[j].usnCreated })
+	return list
 }

@@ -346,3 +346,41 @@ func TestConcurrentHelpersAndSearches(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, res.Entries, 3*80)
 }
+
+func TestUndeleteAndFind(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	ou, err := d.AddOU("People", "")
+	require.NoError(t, err)
+	u, err := d.AddUser(ldapsynctest.User{CN: "Lazarus", Mail: "laz@example.com", Parent: ou.DN})
+	require.NoError(t, err)
+	found, err := d.Find("(mail=LAZ@example.com)")
+	require.NoError(t, err)
+	assert.Equal(t, []ldapsynctest.Entry{u}, found)
+
+	require.NoError(t, d.Delete(u.DN))
+	found, err = d.Find("(mail=laz@example.com)")
+	require.NoError(t, err)
+	assert.Empty(t, found)
+	tomb, err := d.DN(u.ID)
+	require.NoError(t, err)
+	before := d.HighestCommittedUSN()
+
+	dn, err := d.Undelete(tomb, "")
+	require.NoError(t, err)
+	assert.Equal(t, u.DN, dn)
+	assert.Greater(t, usn(t, d, dn), before)
+	a, err := d.Attributes(dn)
+	require.NoError(t, err)
+	assert.Equal(t, u.GUID.Bytes(), []byte(a["objectGUID"][0]))
+	assert.Empty(t, a["mail"], "stripped at deletion")
+	assert.Empty(t, a["isDeleted"])
+	found, err = d.Find("(&(objectCategory=person)(sAMAccountName=lazarus))")
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	assert.Equal(t, u.ID, found[0].ID)
+
+	_, err = d.Undelete(dn, "")
+	assert.ErrorIs(t, err, ldapsynctest.ErrWrongKind)
+	_, err = d.Find("(broken")
+	assert.ErrorIs(t, err, ldapsynctest.ErrInvalid)
+}
