@@ -384,3 +384,55 @@ func TestUndeleteAndFind(t *testing.T) {
 	_, err = d.Find("(broken")
 	assert.ErrorIs(t, err, ldapsynctest.ErrInvalid)
 }
+
+func TestSetters(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	u, err := d.AddUser(ldapsynctest.User{CN: "Mallory", Mail: "m@example.com"})
+	require.NoError(t, err)
+	g, err := d.AddGroup("Lists")
+	require.NoError(t, err)
+	step := func(name string, fn func() error) {
+		t.Helper()
+		before := d.HighestCommittedUSN()
+		require.NoError(t, fn(), name)
+		assert.Equal(t, before+1, d.HighestCommittedUSN(), "%s takes exactly one USN", name)
+	}
+	step("SetProxyAddresses", func() error {
+		return d.SetProxyAddresses(u.DN, "SMTP:mallory@example.com", "smtp:m@example.com")
+	})
+	step("SetMail on a group", func() error { return d.SetMail(g.DN, "lists@example.com") })
+	step("SetAttribute", func() error { return d.SetAttribute(u.DN, "Department", "Security") })
+	step("SetAttribute sAMAccountName", func() error { return d.SetAttribute(u.DN, "samaccountname", "mal") })
+	step("SetPassword", func() error { return d.SetPassword(u.DN, "n3w!pass") })
+	step("clear mail", func() error { return d.SetMail(u.DN, "") })
+
+	a, err := d.Attributes(u.DN)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"SMTP:mallory@example.com", "smtp:m@example.com"}, a["proxyAddresses"])
+	assert.Equal(t, []string{"Security"}, a["department"], "canonical attribute names")
+	assert.Equal(t, []string{"mal"}, a["sAMAccountName"])
+	assert.NotContains(t, a, "mail")
+	a, err = d.Attributes(g.DN)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"lists@example.com"}, a["mail"])
+
+	// The old sAMAccountName is free, the new one taken; the password binds.
+	_, err = d.AddUser(ldapsynctest.User{CN: "Other", SAMAccountName: "MAL"})
+	assert.ErrorIs(t, err, ldapsynctest.ErrExists)
+	_, err = d.AddUser(ldapsynctest.User{CN: "Mallory Two", SAMAccountName: "Mallory"})
+	require.NoError(t, err)
+	c := dial(t, d)
+	require.NoError(t, c.Bind(`corp\MAL`, "n3w!pass"))
+	assert.ErrorIs(t, d.SetPassword(g.DN, "x"), ldapsynctest.ErrWrongKind)
+	ou, err := d.AddOU("NoMail", "")
+	require.NoError(t, err)
+	assert.ErrorIs(t, d.SetMail(ou.DN, "x@example.com"), ldapsynctest.ErrWrongKind)
+
+	// <GUID=...> with the hex of the wire bytes, as AD accepts it.
+	hexForm := fmt.Sprintf("<GUID=%x>", u.GUID.Bytes())
+	require.NoError(t, d.SetMail(hexForm, "back@example.com"))
+	found, err := d.Find("(mail=back@example.com)")
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	assert.Equal(t, u.ID, found[0].ID)
+}

@@ -96,3 +96,16 @@ func TestCertificateOptions(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, 1024, state.PeerCertificates[0].PublicKey.(interface{ Size() int }).Size()*8)
 }
+
+func TestCACertificate(t *testing.T) {
+	d := ldapsynctest.Start(t, ldapsynctest.WithTLS(ldapsynctest.TLSStartTLS))
+	ca := d.CACertificate()
+	require.NotNil(t, ca)
+	assert.True(t, ca.IsCA)
+	// The pool is a copy: changing it does not change the directory's.
+	p := d.CertPool()
+	p.AddCert(&x509.Certificate{Raw: []byte("x")})
+	assert.True(t, d.CertPool().Equal(d.CertPool()))
+	assert.False(t, p.Equal(d.CertPool()))
+	assert.Nil(t, ldapsynctest.Start(t).CACertificate())
+}
