@@ -41,9 +41,10 @@ type Directory struct {
 	serverName     string
 	configNDN      string
 
-	fmu      sync.Mutex
-	faults   Faults
-	faultGen uint64
+	fmu           sync.Mutex
+	faults        Faults
+	faultGen      uint64
+	faultSearches int
 
 	bmu   sync.Mutex
 	bound map[int]string // gldap connection ID -> bound DN ("" = anonymous)
@@ -84,6 +85,22 @@ type Faults struct {
 	// IdleTimeout closes connections that have carried no message for this
 	// long, as a domain controller's MaxConnIdleTime does. 0 = never.
 	IdleTimeout time.Duration
+	// FailSearch, when set, is asked about every search other than a root
+	// DSE read, each page of a paged search included; a non-zero LDAP
+	// result code fails that search with it. It runs on a server
+	// goroutine: it must not call testing.TB's FailNow.
+	FailSearch func(SearchInfo) int
+}
+
+// SearchInfo describes a search for [Faults.FailSearch].
+type SearchInfo struct {
+	BaseDN     string
+	Scope      int // 0 base, 1 one level, 2 subtree
+	Filter     string
+	Attributes []string
+	Paged      bool // the request carries the paged results control
+	NextPage   bool // ... with a cookie: a page after the first
+	Number     int  // 1 for the first search since the faults were set
 }
 
 func (f Faults) validate() error {
@@ -428,6 +445,7 @@ func (d *Directory) SetFaults(f Faults) error {
 	d.fmu.Lock()
 	d.faults = f
 	d.faultGen++
+	d.faultSearches = 0
 	d.fmu.Unlock()
 	return nil
 }

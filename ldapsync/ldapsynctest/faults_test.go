@@ -1,6 +1,7 @@
 package ldapsynctest_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +101,30 @@ func TestStats(t *testing.T) {
 	assert.EqualValues(t, 5, after.Searches-before.Searches, "five pages of 21 entries, the last one empty-cookied")
 	assert.EqualValues(t, 1, after.Connections)
 	assert.EqualValues(t, 1, after.Binds)
+}
+
+func TestFailSearchHook(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	addUsers(t, d, "", 12)
+	var seen []ldapsynctest.SearchInfo
+	var mu sync.Mutex
+	require.NoError(t, d.SetFaults(ldapsynctest.Faults{FailSearch: func(s ldapsynctest.SearchInfo) int {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, s)
+		if s.NextPage && s.Number == 3 {
+			return ldap.LDAPResultUnavailable
+		}
+		return 0
+	}}))
+	c := bind(t, d)
+	res, err := c.SearchWithPaging(usersRequest(d), 5)
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailable), "%v", err)
+	assert.Len(t, res.Entries, 10, "two pages arrived before the third failed")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 3)
+	assert.Equal(t, ldapsynctest.SearchInfo{BaseDN: d.BaseDN(), Scope: 2, Filter: "(&(objectCategory=person)(objectClass=user))",
+		Attributes: []string{"objectGUID", "mail"}, Paged: true, Number: 1}, seen[0])
+	assert.True(t, seen[1].NextPage)
 }

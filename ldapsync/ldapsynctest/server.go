@@ -389,8 +389,8 @@ func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		_ = w.Write(done)
 		return
 	}
-	if f := d.currentFaults(); f.SearchResultCode != 0 {
-		done.SetResultCode(f.SearchResultCode)
+	if code := d.searchFault(req); code != 0 {
+		done.SetResultCode(code)
 		done.SetDiagnosticMessage("injected fault")
 		_ = w.Write(done)
 		return
@@ -452,6 +452,28 @@ func (d *Directory) referralURLs() []string {
 		"ldap://DomainDnsZones." + d.domain + "/DC=DomainDnsZones," + d.base,
 		"ldap://" + d.domain + "/CN=Configuration," + d.base,
 	}
+}
+
+// searchFault returns the result code an injected fault imposes on req, or 0.
+func (d *Directory) searchFault(req *searchRequest) int {
+	d.fmu.Lock()
+	f := d.faults
+	d.faultSearches++
+	n := d.faultSearches
+	d.fmu.Unlock()
+	if f.SearchResultCode != 0 {
+		return f.SearchResultCode
+	}
+	if f.FailSearch == nil {
+		return 0
+	}
+	m := req.msg
+	return f.FailSearch(SearchInfo{
+		BaseDN: m.BaseDN, Scope: int(m.Scope), Filter: m.Filter,
+		Attributes: append([]string(nil), m.Attributes...),
+		Paged:      req.paging != nil, NextPage: req.paging != nil && len(req.paging.Cookie) > 0,
+		Number: n,
+	})
 }
 
 // evaluate runs a search against the store and returns the matching
