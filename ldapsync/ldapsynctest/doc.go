@@ -130,8 +130,9 @@
 //
 // [Faults], set with [WithFaults] or [Directory.SetFaults], inject latency,
 // drop a connection after a number of search entries (a read that ends
-// early), fail searches or binds with a chosen result code, or close idle
-// connections. [Directory.DropConnections] closes every open connection at
+// early), fail searches or binds with a chosen result code, fail chosen
+// searches only (Faults.FailSearch sees base, filter, attributes and page
+// of each), or close idle connections. [Directory.DropConnections] closes every open connection at
 // once. [Directory.Stats] counts connections, binds, searches and entries
 // sent, so a test can check how much an incremental read really fetched.
 package ldapsynctest
