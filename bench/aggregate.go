@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -81,10 +82,10 @@ func selfSigned(cn string) (*x509.Certificate, error) {
 
 // PeakHeapGrowth runs f once and returns the highest growth of the live
 // heap (runtime.MemStats.HeapAlloc over its value after a GC just before
-// f) seen while f ran, sampled every 200 µs and once more at the end.
+// f) seen while f ran, sampled every interval and once more at the end.
 // Whatever f still holds when it returns counts; garbage it made counts
 // until the collector frees it, as it would in a real process.
-func PeakHeapGrowth(f func()) uint64 {
+func PeakHeapGrowth(interval time.Duration, f func()) uint64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -105,7 +106,7 @@ func PeakHeapGrowth(f func()) uint64 {
 	go func() {
 		defer wg.Done()
 		var s runtime.MemStats
-		t := time.NewTicker(200 * time.Microsecond)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			runtime.ReadMemStats(&s)
@@ -123,4 +124,15 @@ func PeakHeapGrowth(f func()) uint64 {
 	runtime.ReadMemStats(&ms)
 	record(ms.HeapAlloc)
 	return high.Load() - base
+}
+
+// CPUTime is the user plus system CPU time the process has used so far
+// (getrusage RUSAGE_SELF); a benchmark's CPU time per operation does not
+// grow when other processes compete for the cores, unlike its wall time.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,0 +1,330 @@
+// Command syncbench runs gatehouse directory synchronisation against a real
+// LDAP server and prints what it measured on one line of key=value pairs:
+//
+//   - full_ms: a full sync into an empty ldapsync.MemoryTarget, the
+//     fastest of -runs;
+//   - raw_ms: the same paged search done with go-ldap alone (no sync);
+//   - incr_ms: an incremental run after -changes users had their
+//     displayName changed over LDAP (the run must update exactly those);
+//   - rss_*: the process' peak resident set size (getrusage ru_maxrss)
+//     at start and after the full sync;
+//   - heap_peak: the highest live-heap growth during a second full sync
+//     (runtime.MemStats.HeapAlloc sampled every millisecond);
+//   - retained: live heap after the full sync (after a GC), with the
+//     syncer, its state store and the target still held;
+//   - target_bytes: live heap of a MemoryTarget holding the same users and
+//     groups, built on its own: the target's own storage;
+//   - over_heap_per_user / over_rss_per_user / over_retained_per_user:
+//     (heap_peak, RSS growth or retained) minus target_bytes, divided by
+//     the objects synchronised.
+//
+// Example:
+//
+//	syncbench -host 127.0.0.1 -port 3891 -binddn cn=admin,dc=bench10k,dc=test \
+//	    -password secret -root dc=bench10k,dc=test -expect 10000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/gatehouse-id/gatehouse/bench"
+	"github.com/gatehouse-id/gatehouse/ldapsync"
+)
+
+type options struct {
+	host, bindDN, password, root  string
+	port, expect, changes         int
+	pageSize, runs                int
+	label, cpuProfile, memProfile string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.host, "host", "127.0.0.1", "LDAP host")
+	flag.IntVar(&o.port, "port", 389, "LDAP port (plain LDAP)")
+	flag.StringVar(&o.bindDN, "binddn", "", "bind DN")
+	flag.StringVar(&o.password, "password", os.Getenv("SYNCBENCH_PASSWORD"), "bind password (or SYNCBENCH_PASSWORD)")
+	flag.StringVar(&o.root, "root", "", "root DN of the sync")
+	flag.IntVar(&o.expect, "expect", 0, "users expected under root (0: do not check)")
+	flag.IntVar(&o.changes, "changes", 10, "users to change before the incremental run")
+	flag.IntVar(&o.pageSize, "pagesize", 1000, "page size")
+	flag.StringVar(&o.label, "label", "", "label printed first")
+	flag.IntVar(&o.runs, "runs", 2, "timed full syncs (the fastest is reported)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed full syncs to this file")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (after the full syncs) to this file")
+	printAttrs := flag.String("print-attrs", "", "print the attributes ldapsync reads (ad or ldap), space-separated, and exit")
+	flag.Parse()
+	if *printAttrs != "" {
+		fmt.Println(strings.Join(attributes(*printAttrs == "ad"), " "))
+		return
+	}
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "syncbench:", err)
+		os.Exit(1)
+	}
+}
+
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return -1
+	}
+	return ru.Maxrss * 1024 // kilobytes on Linux
+}
+
+func run(ctx context.Context, o options) error {
+	cfg := ldapsync.Config{
+		Name:             "bench",
+		Host:             o.host,
+		Port:             o.port,
+		Encryption:       ldapsync.EncryptionNone,
+		BindDN:           o.bindDN,
+		BindPassword:     ldapsync.Secret(o.password),
+		RootDN:           o.root,
+		MaxSyncDeletions: 0,
+		PageSize:         o.pageSize,
+		Timeout:          5 * time.Minute,
+	}
+	conn, err := ldap.DialURL(fmt.Sprintf("ldap://%s:%d", o.host, o.port))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Bind(o.bindDN, o.password); err != nil {
+		return fmt.Errorf("bind: %w", err)
+	}
+
+	runtime.GC()
+	rssStart := maxRSS()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heapStart := ms.HeapAlloc
+
+	// Full syncs, timed; the last one's syncer goes on incrementally.
+	if o.memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	var (
+		target *ldapsync.MemoryTarget
+		s      *ldapsync.Syncer
+		rep    *ldapsync.Report
+		full   time.Duration
+	)
+	for i := range max(o.runs, 1) {
+		target = ldapsync.NewMemoryTarget()
+		s, err = ldapsync.NewSyncer(cfg, target, ldapsync.NewMemoryStore())
+		if err != nil {
+			return err
+		}
+		runtime.GC()
+		t0 := time.Now()
+		rep, err = s.Run(ctx)
+		if err != nil {
+			return fmt.Errorf("full sync: %w", err)
+		}
+		if d := time.Since(t0); i == 0 || d < full {
+			full = d
+		}
+	}
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		if err := writeHeapProfile(o.memProfile); err != nil {
+			return err
+		}
+	}
+	rssFull := maxRSS()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	retained := int64(ms.HeapAlloc) - int64(heapStart)
+	if rep.Mode != ldapsync.SyncFull {
+		return fmt.Errorf("first run was %s", rep.Mode)
+	}
+	users, err := target.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	groups := target.Groups()
+	if o.expect > 0 && len(users) != o.expect {
+		return fmt.Errorf("full sync linked %d users, want %d", len(users), o.expect)
+	}
+	objects := len(rep.Added)
+
+	// Incremental run after changes made over LDAP.
+	dns := make([]string, 0, len(users))
+	for _, u := range users {
+		dns = append(dns, u.DN)
+	}
+	sort.Strings(dns)
+	if len(dns) < o.changes {
+		return fmt.Errorf("only %d users", len(dns))
+	}
+	stamp := time.Now().UTC().Format("150405.000")
+	for i := range o.changes {
+		dn := dns[(i*len(dns))/o.changes]
+		m := ldap.NewModifyRequest(dn, nil)
+		m.Replace("displayName", []string{fmt.Sprintf("Changed %d %s", i, stamp)})
+		if err := conn.Modify(m); err != nil {
+			return fmt.Errorf("modify %s: %w", dn, err)
+		}
+	}
+	t0 := time.Now()
+	inc, err := s.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("incremental sync: %w", err)
+	}
+	incr := time.Since(t0)
+	if inc.Mode != ldapsync.SyncIncremental || len(inc.Updated) != o.changes {
+		return fmt.Errorf("incremental run: mode %s, %d updated, want %d (%v)", inc.Mode, len(inc.Updated), o.changes, inc.Warnings)
+	}
+
+	// go-ldap alone: the same paged search, entries discarded.
+	t0 = time.Now()
+	rawN, err := rawSearch(conn, o, scopeFilter(conn))
+	if err != nil {
+		return fmt.Errorf("raw search: %w", err)
+	}
+	raw := time.Since(t0)
+
+	// Target's own storage: a MemoryTarget with the same objects.
+	tb := liveGrowth(func() any {
+		t := ldapsync.NewMemoryTarget()
+		for _, u := range users {
+			if err := t.Upsert(ctx, u); err != nil {
+				panic(err)
+			}
+		}
+		for _, g := range groups {
+			if err := t.UpsertGroup(ctx, g); err != nil {
+				panic(err)
+			}
+		}
+		return t
+	})
+
+	// Peak heap of a second full sync into a fresh target.
+	s, target = nil, nil
+	var rep2 *ldapsync.Report
+	peak := bench.PeakHeapGrowth(time.Millisecond, func() {
+		s2, err := ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore())
+		if err == nil {
+			rep2, err = s2.Run(ctx)
+		}
+		if err != nil {
+			panic(err)
+		}
+	})
+	if rep2.Mode != ldapsync.SyncFull || len(rep2.Added) != objects {
+		return fmt.Errorf("second full sync: mode %s, %d added, want %d", rep2.Mode, len(rep2.Added), objects)
+	}
+
+	n := float64(objects)
+	fmt.Printf("%sobjects=%d users=%d groups=%d raw_entries=%d full_ms=%d raw_ms=%d incr_ms=%d full_over_incr=%.1f "+
+		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f\n",
+		prefix(o.label), objects, len(users), len(groups), rawN, full.Milliseconds(), raw.Milliseconds(), incr.Milliseconds(),
+		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
+		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n)
+	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func prefix(label string) string {
+	if label == "" {
+		return ""
+	}
+	return "label=" + label + " "
+}
+
+// scopeFilter is the object selection of ldapsync: Active Directory
+// (highestCommittedUSN in the root DSE) or inetOrgPerson directories.
+func scopeFilter(conn *ldap.Conn) string {
+	req := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", []string{"highestCommittedUSN"}, nil)
+	if res, err := conn.Search(req); err == nil && len(res.Entries) == 1 &&
+		res.Entries[0].GetAttributeValue("highestCommittedUSN") != "" {
+		return "(|(&(objectClass=user)(objectCategory=person))(objectClass=group))"
+	}
+	return "(|(objectClass=inetOrgPerson)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
+}
+
+// Attributes ldapsync reads (see ldapsync's reader); printed by -attrs for
+// the ldapsearch baseline.
+func attributes(ad bool) []string {
+	id := "entryUUID"
+	if ad {
+		id = "objectGUID"
+	}
+	return []string{id, "objectClass", "mail", "proxyAddresses", "displayName", "cn", "name",
+		"userAccountControl", "member", "uniqueMember", "modifyTimestamp",
+		"givenName", "sn", "sAMAccountName", "userPrincipalName", "title", "department",
+		"company", "telephoneNumber", "mobile", "physicalDeliveryOfficeName", "employeeID", "uid"}
+}
+
+func rawSearch(conn *ldap.Conn, o options, filter string) (int, error) {
+	ad := strings.Contains(filter, "objectCategory")
+	n := 0
+	paging := ldap.NewControlPaging(uint32(o.pageSize))
+	req := ldap.NewSearchRequest(o.root, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		filter, attributes(ad), []ldap.Control{paging})
+	for {
+		res, err := conn.Search(req)
+		if err != nil {
+			return n, err
+		}
+		n += len(res.Entries)
+		ctrl, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if ctrl == nil || len(ctrl.Cookie) == 0 {
+			return n, nil
+		}
+		paging.SetCookie(ctrl.Cookie)
+	}
+}
+
+// liveGrowth returns how much the live heap grows while the value built
+// by f is kept.
+func liveGrowth(f func() any) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	v := f()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	runtime.KeepAlive(v)
+	if ms.HeapAlloc < base {
+		return 0
+	}
+	return ms.HeapAlloc - base
+}
