@@ -288,3 +288,28 @@ func TestRefusals(t *testing.T) {
 	_, err = c.Search(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"cn"}, []ldap.Control{unknown}))
 	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
 }
+
+func TestPagedSearchAbandon(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	addUsers(t, d, "", 10)
+	c := bind(t, d)
+	p := ldap.NewControlPaging(3)
+	req := ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", []string{"cn"}, []ldap.Control{p})
+	res, err := c.Search(req)
+	require.NoError(t, err)
+	require.Len(t, res.Entries, 3)
+	cookie := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging).Cookie
+	require.NotEmpty(t, cookie)
+
+	// Page size 0 with the cookie ends the search (RFC 2696).
+	p.SetCookie(cookie)
+	p.PagingSize = 0
+	res, err = c.Search(req)
+	require.NoError(t, err)
+	assert.Empty(t, res.Entries)
+	assert.Empty(t, ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging).Cookie)
+	// The cookie is gone.
+	p.PagingSize = 3
+	_, err = c.Search(req)
+	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
+}
