@@ -103,7 +103,8 @@ type SearchInfo struct {
 	Number     int  // 1 for the first search since the faults were set
 }
 
-func (f Faults) validate() error {
+// Validate reports a negative count or duration, or a result code out of range.
+func (f Faults) Validate() error {
 	switch {
 	case f.DropAfterEntries < 0:
 		return fmt.Errorf("faults: negative DropAfterEntries %d", f.DropAfterEntries)
@@ -439,7 +440,7 @@ func (d *Directory) Config() ldapsync.Config {
 // SetFaults replaces the injected faults; the zero value removes them.
 // Entry counts for DropAfterEntries start again from zero.
 func (d *Directory) SetFaults(f Faults) error {
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return opErr("SetFaults", "", fmt.Errorf("%w: %v", ErrInvalid, err))
 	}
 	d.fmu.Lock()

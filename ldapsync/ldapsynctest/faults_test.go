@@ -64,7 +64,7 @@ func TestLatencyFault(t *testing.T) {
 }
 
 func TestIdleTimeoutAndDropConnections(t *testing.T) {
-	d := ldapsynctest.Start(t, ldapsynctest.WithFaults(ldapsynctest.Faults{IdleTimeout: 50 * time.Millisecond}))
+	d := ldapsynctest.Start(t, ldapsynctest.WithFaults(ldapsynctest.Faults{IdleTimeout: 300 * time.Millisecond}))
 	c := bind(t, d)
 	require.Eventually(t, c.IsClosing, 5*time.Second, 10*time.Millisecond, "idle connection not closed")
 	assert.GreaterOrEqual(t, d.Stats().Drops, int64(1))

@@ -167,7 +167,7 @@ func (o *options) validate() error {
 	if o.now == nil {
 		probs = append(probs, "WithNow: nil clock")
 	}
-	if err := o.faults.validate(); err != nil {
+	if err := o.faults.Validate(); err != nil {
 		probs = append(probs, "WithFaults: "+err.Error())
 	}
 	if len(probs) > 0 {
