@@ -111,7 +111,9 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 			return nil, err
 		}
 		sig.RemoveChild(ki)
-		stores = sp.certStores[i : i+1]
+		if i >= 0 {
+			stores = sp.certStores[i : i+1]
+		}
 	}
 	clock := dsig.NewFakeClockAt(now)
 	var verified *etree.Element
@@ -144,7 +146,8 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 }
 
 // matchKeyInfo returns the index of the IdP certificate that KeyInfo's
-// first X509Certificate is, byte for byte.
+// first X509Certificate is, byte for byte, or -1 when KeyInfo holds no
+// certificate.
 func (sp *ServiceProvider) matchKeyInfo(ki *etree.Element, path string) (int, error) {
 	var certEl *etree.Element
 	for _, d := range xchildren(ki, NamespaceXMLDSig, "X509Data") {
@@ -153,7 +156,8 @@ func (sp *ServiceProvider) matchKeyInfo(ki *etree.Element, path string) (int, er
 		}
 	}
 	if certEl == nil {
-		return 0, verr(ErrSignature, path, "no X509Certificate")
+		// KeyName or KeyValue only: every IdP certificate is tried.
+		return -1, nil
 	}
 	text, err := xtext(certEl, path+"/X509Data/X509Certificate")
 	if err != nil {

@@ -452,3 +452,46 @@ func TestVerifyEncryptedAssertion(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyKeyInfoVariants(t *testing.T) {
+	idp := newTestIdP(t)
+	_, foreign := samltest.ForeignKey()
+	// Two trusted certificates (a rollover), so that a signature without a
+	// certificate in KeyInfo has to be tried against each.
+	sp := newSP(t, idp, func(c *saml.Config) { c.IdP.SigningCerts = []*x509.Certificate{foreign, idp.Certificate()} })
+	for name, tc := range map[string]struct {
+		tamper func(*etree.Element)
+		want   error
+	}{
+		"no KeyInfo": {func(r *etree.Element) {
+			sig := r.FindElement("./Assertion/Signature")
+			sig.RemoveChild(sig.SelectElement("KeyInfo"))
+		}, nil},
+		"KeyName only": {func(r *etree.Element) {
+			ki := r.FindElement("./Assertion/Signature/KeyInfo")
+			ki.RemoveChild(ki.SelectElement("X509Data"))
+			ki.CreateElement("ds:KeyName").SetText("idp")
+		}, nil},
+		"certificate split over lines": {func(r *etree.Element) {
+			c := r.FindElement(".//X509Certificate")
+			text := c.Text()
+			c.SetText(text[:64] + "\n" + text[64:128] + "\r\n  " + text[128:])
+		}, nil},
+		"two KeyInfo": {func(r *etree.Element) {
+			sig := r.FindElement("./Assertion/Signature")
+			sig.AddChild(sig.SelectElement("KeyInfo").Copy())
+		}, saml.ErrSignature},
+		"certificate not base64": {func(r *etree.Element) {
+			r.FindElement(".//X509Certificate").SetText("!!!")
+		}, saml.ErrSignature},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := sp.Verify(context.Background(), idp.Response(samltest.WithInResponseTo(reqID), samltest.WithTamper(tc.tamper)), reqID)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				requireOnly(t, err, tc.want)
+			}
+		})
+	}
+}
