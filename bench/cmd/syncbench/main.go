@@ -3,7 +3,11 @@
 //
 //   - full_ms: a full sync into an empty ldapsync.MemoryTarget, the
 //     fastest of -runs;
+//   - full_cpu_ms, incr_cpu_ms: the client's CPU time (user+system) of
+//     those runs;
 //   - raw_ms: the same paged search done with go-ldap alone (no sync);
+//   - enum_ms: a paged go-ldap search of the object IDs alone, the
+//     enumeration an incremental run does to find removals;
 //   - incr_ms: an incremental run after -changes users had their
 //     displayName changed over LDAP (the run must update exactly those);
 //   - rss_*: the process' peak resident set size (getrusage ru_maxrss)
@@ -47,6 +51,7 @@ type options struct {
 	port, expect, changes         int
 	pageSize, runs                int
 	label, cpuProfile, memProfile string
+	incrProfile                   string
 }
 
 func main() {
@@ -62,6 +67,7 @@ func main() {
 	flag.StringVar(&o.label, "label", "", "label printed first")
 	flag.IntVar(&o.runs, "runs", 2, "timed full syncs (the fastest is reported)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed full syncs to this file")
+	flag.StringVar(&o.incrProfile, "incr-cpuprofile", "", "write a CPU profile of the incremental run to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (after the full syncs) to this file")
 	printAttrs := flag.String("print-attrs", "", "print the attributes ldapsync reads (ad or ldap), space-separated, and exit")
 	flag.Parse()
@@ -129,6 +135,8 @@ func run(ctx context.Context, o options) error {
 		s      *ldapsync.Syncer
 		rep    *ldapsync.Report
 		full   time.Duration
+		// fullCPU is the client's CPU time (user+system) of that run.
+		fullCPU time.Duration
 	)
 	for i := range max(o.runs, 1) {
 		target = ldapsync.NewMemoryTarget()
@@ -137,13 +145,13 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		runtime.GC()
-		t0 := time.Now()
+		t0, c0 := time.Now(), bench.CPUTime()
 		rep, err = s.Run(ctx)
 		if err != nil {
 			return fmt.Errorf("full sync: %w", err)
 		}
 		if d := time.Since(t0); i == 0 || d < full {
-			full = d
+			full, fullCPU = d, bench.CPUTime()-c0
 		}
 	}
 	if o.cpuProfile != "" {
@@ -189,23 +197,43 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("modify %s: %w", dn, err)
 		}
 	}
-	t0 := time.Now()
+	if o.incrProfile != "" {
+		f, err := os.Create(o.incrProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	t0, c0 := time.Now(), bench.CPUTime()
 	inc, err := s.Run(ctx)
+	if o.incrProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return fmt.Errorf("incremental sync: %w", err)
 	}
-	incr := time.Since(t0)
+	incr, incrCPU := time.Since(t0), bench.CPUTime()-c0
 	if inc.Mode != ldapsync.SyncIncremental || len(inc.Updated) != o.changes {
 		return fmt.Errorf("incremental run: mode %s, %d updated, want %d (%v)", inc.Mode, len(inc.Updated), o.changes, inc.Warnings)
 	}
 
 	// go-ldap alone: the same paged search, entries discarded.
+	filter := scopeFilter(conn)
+	ad := strings.Contains(filter, "objectCategory")
 	t0 = time.Now()
-	rawN, err := rawSearch(conn, o, scopeFilter(conn))
+	rawN, err := rawSearch(conn, o, filter, attributes(ad))
 	if err != nil {
 		return fmt.Errorf("raw search: %w", err)
 	}
 	raw := time.Since(t0)
+	// The ID enumeration every incremental run does to find removals.
+	t0 = time.Now()
+	if _, err := rawSearch(conn, o, filter, attributes(ad)[:1]); err != nil {
+		return fmt.Errorf("raw ID search: %w", err)
+	}
+	enum := time.Since(t0)
 
 	// Target's own storage: a MemoryTarget with the same objects.
 	tb := liveGrowth(func() any {
@@ -240,9 +268,10 @@ func run(ctx context.Context, o options) error {
 	}
 
 	n := float64(objects)
-	fmt.Printf("%sobjects=%d users=%d groups=%d raw_entries=%d full_ms=%d raw_ms=%d incr_ms=%d full_over_incr=%.1f "+
+	fmt.Printf("%sobjects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
 		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f\n",
-		prefix(o.label), objects, len(users), len(groups), rawN, full.Milliseconds(), raw.Milliseconds(), incr.Milliseconds(),
+		prefix(o.label), objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(),
+		raw.Milliseconds(), enum.Milliseconds(), incr.Milliseconds(), incrCPU.Milliseconds(),
 		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
 		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n)
 	return nil
@@ -292,12 +321,11 @@ func attributes(ad bool) []string {
 		"company", "telephoneNumber", "mobile", "physicalDeliveryOfficeName", "employeeID", "uid"}
 }
 
-func rawSearch(conn *ldap.Conn, o options, filter string) (int, error) {
-	ad := strings.Contains(filter, "objectCategory")
+func rawSearch(conn *ldap.Conn, o options, filter string, attrs []string) (int, error) {
 	n := 0
 	paging := ldap.NewControlPaging(uint32(o.pageSize))
 	req := ldap.NewSearchRequest(o.root, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		filter, attributes(ad), []ldap.Control{paging})
+		filter, attrs, []ldap.Control{paging})
 	for {
 		res, err := conn.Search(req)
 		if err != nil {
