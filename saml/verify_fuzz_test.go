@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	saml2 "github.com/russellhaering/gosaml2"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -278,4 +279,36 @@ func gosaml2StricterOn(err error) bool {
 		}
 	}
 	return false
+}
+
+// TestVerifyAgreesWithGosaml2 runs both verifiers over the shapes of the
+// security tests: valid responses in every signing mode, each attack, and
+// each single check broken.
+func TestVerifyAgreesWithGosaml2(t *testing.T) {
+	idp := newTestIdP(t)
+	sp, g := differentialSPs(t, idp)
+	now := testClock
+	shapes := map[string][]samltest.ResponseOption{
+		"assertion signed": {samltest.WithSigning(samltest.SignAssertion)},
+		"response signed":  {samltest.WithSigning(samltest.SignResponse)},
+		"both signed":      {samltest.WithSigning(samltest.SignBoth)},
+		"unsigned":         {samltest.WithSigning(samltest.SignNone)},
+		"foreign key":      {samltest.WithForeignKey()},
+		"wrong issuer":     {samltest.WithIssuer("https://evil.example")},
+		"wrong recipient":  {samltest.WithRecipient("https://evil.example/acs")},
+		"wrong audience":   {samltest.WithAudience("https://evil.example")},
+		"wrong dest":       {samltest.WithDestination("https://evil.example/acs")},
+		"expired":          {samltest.At(now.Add(-time.Hour))},
+		"not yet valid":    {samltest.At(now.Add(time.Hour))},
+		"status":           {samltest.WithStatus("urn:oasis:names:tc:SAML:2.0:status:Responder", "", "")},
+		"comment":          {samltest.WithNameID("user@evil.example.corp.example"), samltest.WithNameIDComment(17)},
+	}
+	for _, a := range samltest.Attacks() {
+		shapes[a.String()] = []samltest.ResponseOption{samltest.WithAttack(a)}
+	}
+	for name, opts := range shapes {
+		t.Run(name, func(t *testing.T) {
+			checkAgreesWithGosaml2(t, sp, g, idp.ResponseXML(append([]samltest.ResponseOption{samltest.WithInResponseTo(reqID)}, opts...)...))
+		})
+	}
 }
