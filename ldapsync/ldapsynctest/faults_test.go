@@ -1,10 +1,14 @@
 package ldapsynctest_test
 
 import (
+	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -127,4 +131,63 @@ func TestFailSearchHook(t *testing.T) {
 	assert.Equal(t, ldapsynctest.SearchInfo{BaseDN: d.BaseDN(), Scope: 2, Filter: "(&(objectCategory=person)(objectClass=user))",
 		Attributes: []string{"objectGUID", "mail"}, Paged: true, Number: 1}, seen[0])
 	assert.True(t, seen[1].NextPage)
+}
+
+// A client that stops reading in the middle of a large result must not keep
+// Close from returning.
+func TestCloseWithStalledClient(t *testing.T) {
+	d, err := ldapsynctest.New(ldapsynctest.WithSizeLimit(100000))
+	require.NoError(t, err)
+	filler := strings.Repeat("x", 4000)
+	for i := range 4000 {
+		_, err := d.AddUser(ldapsynctest.User{CN: fmt.Sprintf("stall%04d", i), Attributes: map[string][]string{"description": {filler}}})
+		require.NoError(t, err)
+	}
+	conn, err := net.Dial("tcp", d.Host()+":"+itoa(d.Port()))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4096))
+
+	bindReq := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	bindReq.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, int64(1), ""))
+	b := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "")
+	b.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, int64(3), ""))
+	b.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, d.BindDN(), ""))
+	b.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, d.BindPassword(), ""))
+	bindReq.AppendChild(b)
+	_, err = conn.Write(bindReq.Bytes())
+	require.NoError(t, err)
+	// Read the bind response, then ask for everything and stop reading.
+	_, err = ber.ReadPacket(conn)
+	require.NoError(t, err)
+	filter, err := ldap.CompileFilter("(objectClass=user)")
+	require.NoError(t, err)
+	searchReq := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	searchReq.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, int64(2), ""))
+	s := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
+	s.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, d.BaseDN(), ""))
+	s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(2), ""))
+	s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(0), ""))
+	s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, int64(0), ""))
+	s.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, int64(0), ""))
+	s.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, false, ""))
+	s.AppendChild(filter)
+	s.AppendChild(ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, ""))
+	searchReq.AppendChild(s)
+	_, err = conn.Write(searchReq.Bytes())
+	require.NoError(t, err)
+	// Wait until the relay is stuck writing to the client.
+	require.Eventually(t, func() bool {
+		n := d.Stats().Entries
+		time.Sleep(50 * time.Millisecond)
+		return n > 0 && d.Stats().Entries == n
+	}, 10*time.Second, time.Millisecond)
+	closed := make(chan struct{})
+	go func() { _ = d.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close blocked behind a client that does not read")
+	}
+	assert.Less(t, d.Stats().Entries, int64(4000), "the client never read the whole result")
 }

@@ -52,6 +52,7 @@ type relayConn struct {
 	wmu    sync.Mutex // guards client and writes to it
 	client net.Conn
 	isTLS  bool
+	raw    net.Conn // the accepted connection; StartTLS wraps it in client
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -83,7 +84,7 @@ func (r *relay) handle(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	pc := &relayConn{r: r, up: up, client: c, done: make(chan struct{})}
+	pc := &relayConn{r: r, up: up, client: c, raw: c, done: make(chan struct{})}
 	_, pc.isTLS = c.(*tls.Conn)
 	pc.last.Store(time.Now().UnixNano())
 	r.mu.Lock()
@@ -114,9 +115,9 @@ func (pc *relayConn) close() bool {
 	pc.closeOnce.Do(func() {
 		closed = true
 		close(pc.done)
-		pc.wmu.Lock()
-		_ = pc.client.Close()
-		pc.wmu.Unlock()
+		// Not under wmu: a write blocked on a client that stopped reading
+		// holds it, and closing the connection is what unblocks it.
+		_ = pc.raw.Close()
 		_ = pc.up.Close()
 		pc.idleMu.Lock()
 		if pc.idle != nil {
