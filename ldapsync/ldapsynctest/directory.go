@@ -53,6 +53,8 @@ type Directory struct {
 	pages     map[string]*pagedSearch
 	pageOrder []string
 
+	backendDialed, backendClosed atomic.Int64 // connections to the gldap server
+
 	stats struct {
 		connections, binds, searches, entries, drops atomic.Int64
 	}
@@ -329,7 +331,11 @@ func (d *Directory) startBackend(srv *gldap.Server) (string, error) {
 				break
 			}
 			if srv.Ready() {
+				d.backendDialed.Add(1)
 				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					d.backendDialed.Add(-1)
+				}
 				if err == nil {
 					_ = c.Close()
 					return addr, nil
@@ -349,6 +355,14 @@ func (d *Directory) stop() {
 		d.relay.close()
 	}
 	if d.server != nil {
+		// gldap's Stop waits for its connections with a WaitGroup that its
+		// accept loop adds to; letting every backend connection finish
+		// first keeps that Wait from racing with an Add (the race detector
+		// flags it otherwise).
+		deadline := time.Now().Add(5 * time.Second)
+		for d.backendClosed.Load() < d.backendDialed.Load() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 		done := make(chan struct{})
 		go func() { _ = d.server.Stop(); close(done) }()
 		select {
@@ -361,6 +375,7 @@ func (d *Directory) stop() {
 func (d *Directory) now() time.Time { return d.opts.now() }
 
 func (d *Directory) connClosed(connID int) {
+	d.backendClosed.Add(1)
 	d.bmu.Lock()
 	delete(d.bound, connID)
 	d.bmu.Unlock()

@@ -79,8 +79,10 @@ func (r *relay) serve() {
 
 func (r *relay) handle(c net.Conn) {
 	defer r.wg.Done()
+	r.d.backendDialed.Add(1)
 	up, err := net.DialTimeout("tcp", r.upstream, 5*time.Second)
 	if err != nil {
+		r.d.backendDialed.Add(-1)
 		_ = c.Close()
 		return
 	}
