@@ -24,9 +24,11 @@ import (
 // undeclared prefixes ([ErrMalformed]). Either the Response or the
 // Assertion must carry an enveloped XML signature by one of the IdP's
 // certificates (valid at the current time; a certificate in KeyInfo must
-// be one of them) whose single Reference names the signed element's ID;
-// every value is read from the element as goxmldsig returned it verified,
-// never from the posted bytes. Exactly one element named Assertion or
+// be one of them) whose single Reference names the signed element's ID
+// and lists only the enveloped-signature transform and exclusive
+// canonicalization; every value is read from the verified element, parsed
+// afresh from the canonical bytes the digest covers, never from the
+// posted bytes. Exactly one element named Assertion or
 // EncryptedAssertion may appear in the whole document, no Response may be
 // nested, and IDs must be unique, which defeats signature wrapping
 // ([ErrSignature]). An EncryptedAssertion is decrypted with the SP's key.
@@ -53,11 +55,13 @@ func (sp *ServiceProvider) Verify(ctx context.Context, encodedResponse string, r
 		return nil, err
 	}
 	now := sp.now()
-	raw, err := decodeResponse(encodedResponse, sp.maxBytes)
+	raw, release, err := decodeResponse(encodedResponse, sp.maxBytes)
 	if err != nil {
 		return nil, err
 	}
+	// The tree holds copies of everything it needs from raw.
 	root, err := parseBounded(raw, "Response")
+	release()
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,8 @@ const (
 
 // verifySignature checks the enveloped signature sig (a direct child of el)
 // and returns el as verified: a fresh element parsed from the exact bytes
-// whose digest the signature covers. path names el in errors.
+// whose digest the signature covers (see verifyEnveloped). el is changed
+// in place and must not be read afterwards. path names el in errors.
 //
 // Before the cryptography it checks the shape: el has an ID, SignedInfo
 // holds exactly one Reference and its URI is "#" + that ID, and the
@@ -99,10 +100,10 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 		xdetach(el, all, keep)
 	}
 	// KeyInfo is outside SignedInfo, so it names a key but proves nothing.
-	// Match its certificate against the IdP's by bytes and hand goxmldsig
-	// only that one: the signature is checked against a trusted key and
-	// nothing else, and the certificate is not parsed on every call.
-	stores := sp.certStores
+	// Match its certificate against the IdP's by bytes and check the
+	// signature with that one only: the signature is checked against a
+	// trusted key and nothing else, and no certificate is parsed per call.
+	certs := sp.certs
 	if ki, err := xchild(sig, NamespaceXMLDSig, "KeyInfo", ""); err != nil {
 		return nil, verr(ErrSignature, at("/KeyInfo"), "appears more than once")
 	} else if ki != nil {
@@ -112,27 +113,18 @@ func (sp *ServiceProvider) verifySignature(el, sig *etree.Element, path string, 
 		}
 		sig.RemoveChild(ki)
 		if i >= 0 {
-			stores = sp.certStores[i : i+1]
+			certs = sp.certs[i : i+1]
 		}
 	}
-	clock := dsig.NewFakeClockAt(now)
-	var verified *etree.Element
-	for _, store := range stores {
-		vc := dsig.NewDefaultValidationContext(store)
-		vc.Clock = clock
-		if verified, err = vc.Validate(el); err == nil {
-			break
-		}
-	}
+	verified, err := verifyEnveloped(el, sig, signedInfo, certs, now, sp.cfg.InsecureAllowSHA1, path)
 	if err != nil {
 		reason := "does not verify"
-		switch err.Error() {
-		case "Could not verify certificate against trusted certs":
-			reason = "the certificate in KeyInfo is not one of the IdP's signing certificates"
-		case "Cert is not valid at this time":
+		var ve *VerifyError
+		switch {
+		case errors.As(err, &ve):
+			return nil, err
+		case errors.Is(err, errCertNotValidNow):
 			reason = "the IdP signing certificate is expired or not yet valid"
-		case "Missing x509 Element":
-			reason = "no KeyInfo certificate and the IdP has several signing certificates"
 		}
 		return nil, &VerifyError{Element: at(""), Reason: reason, Err: ErrSignature, Cause: err}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -31,43 +32,63 @@ const (
 // decodeResponse turns the posted form value into XML bytes: base64 with
 // optional line breaks, optionally raw-DEFLATE compressed (which the POST
 // binding does not use, but some IdPs send), all within maxBytes.
-func decodeResponse(encoded string, maxBytes int) ([]byte, error) {
+//
+// The bytes may be in a buffer from decodeBuffers; call release when done
+// with them (nothing may refer to them afterwards).
+func decodeResponse(encoded string, maxBytes int) (raw []byte, release func(), err error) {
 	limit := base64.StdEncoding.EncodedLen(maxBytes)
 	limit += limit/64 + 8 // line breaks
 	if len(encoded) > limit {
-		return nil, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("%d base64 characters is more than the %d-byte limit allows", len(encoded), maxBytes))
+		return nil, nop, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("%d base64 characters is more than the %d-byte limit allows", len(encoded), maxBytes))
 	}
 	encoded = strings.TrimSpace(encoded)
 	if encoded == "" {
-		return nil, verr(ErrMalformed, "SAMLResponse", "empty")
+		return nil, nop, verr(ErrMalformed, "SAMLResponse", "empty")
 	}
-	raw := make([]byte, base64.StdEncoding.DecodedLen(len(encoded)))
+	bp := decodeBuffers.Get().(*[]byte)
+	if need := base64.StdEncoding.DecodedLen(len(encoded)); cap(*bp) < need {
+		*bp = make([]byte, need)
+	}
+	raw = (*bp)[:cap(*bp)]
+	release = func() {
+		if cap(*bp) <= maxPooledBuffer {
+			decodeBuffers.Put(bp)
+		}
+	}
 	// Decode reads the string's bytes in place instead of copying them;
 	// it never writes to its source.
 	n, err := base64.StdEncoding.Decode(raw, unsafe.Slice(unsafe.StringData(encoded), len(encoded)))
 	if err != nil {
-		return nil, &VerifyError{Element: "SAMLResponse", Reason: "not valid base64", Err: ErrMalformed, Cause: err}
+		release()
+		return nil, nop, &VerifyError{Element: "SAMLResponse", Reason: "not valid base64", Err: ErrMalformed, Cause: err}
 	}
 	raw = raw[:n]
 	if len(raw) > maxBytes {
-		return nil, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("%d bytes exceeds the limit of %d", len(raw), maxBytes))
+		release()
+		return nil, nop, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("%d bytes exceeds the limit of %d", len(raw), maxBytes))
 	}
 	trimmed := bytes.TrimLeft(raw, " \t\r\n\ufeff")
 	if len(trimmed) > 0 && trimmed[0] == '<' {
-		return raw, nil
+		return raw, release, nil
 	}
+	defer release()
 	// Not XML: try raw DEFLATE, bounded.
 	fr := flate.NewReader(bytes.NewReader(raw))
 	defer fr.Close()
 	inflated, err := io.ReadAll(io.LimitReader(fr, int64(maxBytes)+1))
 	if err != nil {
-		return nil, &VerifyError{Element: "SAMLResponse", Reason: "neither XML nor DEFLATE-compressed XML", Err: ErrMalformed, Cause: err}
+		return nil, nop, &VerifyError{Element: "SAMLResponse", Reason: "neither XML nor DEFLATE-compressed XML", Err: ErrMalformed, Cause: err}
 	}
 	if len(inflated) > maxBytes {
-		return nil, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("inflates to more than the limit of %d bytes", maxBytes))
+		return nil, nop, verr(ErrMalformed, "SAMLResponse", fmt.Sprintf("inflates to more than the limit of %d bytes", maxBytes))
 	}
-	return inflated, nil
+	return inflated, nop, nil
 }
+
+// decodeBuffers holds the buffers responses are base64-decoded into.
+var decodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func nop() {}
 
 // parseBounded parses XML once into an etree element tree, refusing what a
 // SAML message never needs: DOCTYPE and other declarations (so no
