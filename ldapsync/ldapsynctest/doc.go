@@ -89,7 +89,10 @@
 //
 // The simple paged results control ([OIDPagedResults], RFC 2696) is
 // honoured with opaque cookies, several paged searches at a time, and
-// pages capped at [WithMaxPageSize] (default 1000). A search without
+// pages capped at [WithMaxPageSize] (default 1000). A paged search sees the
+// directory as it was at its first page; its cookie is forgotten when the
+// connection that started it closes, after [Directory.SwitchDC] or
+// [Directory.Restore], and when reused for a different search. A search without
 // paging that matches more than [WithSizeLimit] entries (default 1000, like
 // MaxPageSize) returns that many and ends with sizeLimitExceeded (4).
 // Attributes with more values than [WithMaxValRange] (default 1500) come
