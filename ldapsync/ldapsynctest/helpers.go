@@ -1,11 +1,13 @@
 package ldapsynctest
 
 import (
+	"encoding/base64"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -700,4 +702,44 @@ func (d *Directory) sortedLive() []*object {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].usnCreated < list[j].usnCreated })
 	return list
+}
+
+// LDIF returns the live objects of the domain in LDIF (RFC 2849), in
+// creation order, for a failing test to log. Binary and non-printable
+// values are base64-encoded; constructed attributes are left out.
+func (d *Directory) LDIF() string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	idx := d.memberOfIndex()
+	var b strings.Builder
+	for i, o := range d.sortedLive() {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		writeLDIFLine(&b, "dn", o.dn)
+		for _, a := range d.render(o, idx).attrs {
+			if constructed[strings.ToLower(a.name)] {
+				continue
+			}
+			for _, v := range a.vals {
+				writeLDIFLine(&b, a.name, v)
+			}
+		}
+	}
+	return b.String()
+}
+
+func writeLDIFLine(b *strings.Builder, name, v string) {
+	safe := utf8.ValidString(v) && (v == "" || (v[0] != ' ' && v[0] != ':' && v[0] != '<' && v[len(v)-1] != ' '))
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		fmt.Fprintf(b, "%s: %s\n", name, v)
+		return
+	}
+	fmt.Fprintf(b, "%s:: %s\n", name, base64.StdEncoding.EncodeToString([]byte(v)))
 }

@@ -1,6 +1,7 @@
 package ldapsynctest_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -435,4 +436,34 @@ func TestSetters(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	assert.Equal(t, u.ID, found[0].ID)
+}
+
+func TestLDIF(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	u, err := d.AddUser(ldapsynctest.User{CN: "Zoë", SAMAccountName: "zoe", Mail: "zoe@example.com"})
+	require.NoError(t, err)
+	out := d.LDIF()
+	assert.Contains(t, out, "dn: "+d.BaseDN()+"\n")
+	assert.Contains(t, out, "dn:: "+base64.StdEncoding.EncodeToString([]byte(u.DN))+"\n", "non-ASCII DNs are base64")
+	assert.Contains(t, out, "objectGUID:: "+base64.StdEncoding.EncodeToString(u.GUID.Bytes())+"\n")
+	assert.Contains(t, out, "mail: zoe@example.com\n")
+	assert.NotContains(t, out, "modifyTimeStamp")
+	assert.NotContains(t, out, "Deleted Objects")
+}
+
+func TestRangeOnAnyAttribute(t *testing.T) {
+	d := ldapsynctest.Start(t, ldapsynctest.WithMaxValRange(2))
+	_, err := d.AddUser(ldapsynctest.User{CN: "Multi", ProxyAddresses: []string{"SMTP:a@example.com", "smtp:b@example.com", "smtp:c@example.com"}})
+	require.NoError(t, err)
+	c := bind(t, d)
+	got := search(t, c, d.BaseDN(), "(sAMAccountName=Multi)", "proxyAddresses")
+	require.Len(t, got, 1)
+	require.Len(t, got[0].Attributes, 1)
+	assert.Equal(t, "proxyAddresses;range=0-1", got[0].Attributes[0].Name)
+	got = search(t, c, d.BaseDN(), "(sAMAccountName=Multi)", "proxyAddresses;range=2-*")
+	require.Len(t, got[0].Attributes, 1)
+	assert.Equal(t, "proxyAddresses;range=2-*", got[0].Attributes[0].Name)
+	assert.Equal(t, []string{"smtp:c@example.com"}, got[0].Attributes[0].Values)
+	// Filters still see every value.
+	assert.Len(t, search(t, c, d.BaseDN(), "(proxyAddresses=smtp:c@example.com)"), 1)
 }
