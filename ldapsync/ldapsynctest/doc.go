@@ -37,7 +37,8 @@
 // [Directory.Move], [Directory.Delete] and [Directory.Undelete];
 // "<GUID=...>" works as a DN too. [Directory.Find] evaluates a filter
 // without a connection, [Directory.Attributes] shows an object as a search
-// would and [Directory.DN] finds an object's current DN by objectGUID.
+// would, [Directory.DN] finds an object's current DN by objectGUID and
+// [Directory.LDIF] dumps the directory for a failing test's log.
 // Every helper returns an error (an [*OpError] wrapping [ErrNotFound],
 // [ErrExists], [ErrInvalid], [ErrNotLeaf], [ErrReadOnly] or [ErrWrongKind])
 // rather than failing the test, so helpers can be called from any
