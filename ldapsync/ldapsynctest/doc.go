@@ -107,9 +107,19 @@
 // as on Active Directory. Anonymous connections may read the root DSE and
 // nothing else (operationsError, 1). The directory is read-only over LDAP:
 // add, modify and delete requests are refused with unwillingToPerform (53).
-// A critical control it does not implement (DirSync, for one) fails the
-// search with unavailableCriticalExtension (12); the root DSE lists what is
-// supported. [WithReferrals] adds the continuation references a domain
+// A critical control it does not implement (server-side sorting, for one)
+// fails the search with unavailableCriticalExtension (12); the root DSE
+// lists what is supported.
+//
+// The DirSync control ([OIDDirSync]) returns the objects of the naming
+// context changed since its cookie in uSNChanged order, tombstones
+// included, at most [WithMaxPageSize] per response with the more-data flag
+// set until the end. The base must be the domain root; without the
+// object-security flag only the bind account (which stands for an account
+// with Replicating Directory Changes) may use it. Simplifications: changed
+// objects come back with all requested attributes (plus objectGUID,
+// instanceType, name and isDeleted), never as incremental value changes,
+// and a cookie from another invocation ID starts over from the beginning. [WithReferrals] adds the continuation references a domain
 // root search returns on Active Directory.
 //
 // # Domain controllers

@@ -387,7 +387,7 @@ func (v objectView) get(name string) []string {
 	case "whenchanged", "modifytimestamp":
 		return []string{generalizedTime(o.changed)}
 	case "member":
-		return v.d.memberDNs(o)
+		return v.d.memberDNList(o)
 	case "memberof":
 		gs := v.memberOf[o.guid]
 		out := make([]string, len(gs))

@@ -259,9 +259,9 @@ func TestRefusals(t *testing.T) {
 	err = c.Add(add)
 	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform), "%v", err)
 
-	// A critical control the directory does not know (DirSync here).
-	_, err = c.DirSync(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", nil, nil),
-		ldap.DirSyncObjectSecurity, 1000, nil)
+	// A critical control the directory does not know (server-side sort).
+	_, err = c.Search(ldap.NewSearchRequest(d.BaseDN(), ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, "(objectClass=user)", nil,
+		[]ldap.Control{ldap.NewControlString("1.2.840.113556.1.4.473", true, "")}))
 	assert.True(t, ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension), "%v", err)
 
 	// Subtree search of the empty DN.

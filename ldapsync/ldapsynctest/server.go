@@ -229,7 +229,7 @@ func (d *Directory) render(o *object, memberOf map[GUID][]*object) *entry {
 		attr{"createTimeStamp", []string{generalizedTime(o.created)}},
 		attr{"modifyTimeStamp", []string{generalizedTime(o.changed)}},
 	)
-	if vals := d.memberDNs(o); len(vals) > 0 {
+	if vals := d.memberDNList(o); len(vals) > 0 {
 		attrs = append(attrs, attr{"member", vals})
 	}
 	if gs := memberOf[o.guid]; len(gs) > 0 {
@@ -242,8 +242,8 @@ func (d *Directory) render(o *object, memberOf map[GUID][]*object) *entry {
 	return newEntry(o.dn, o, attrs)
 }
 
-// memberDNs returns the DNs of a group's live members.
-func (d *Directory) memberDNs(o *object) []string {
+// memberDNList returns the DNs of a group's live members.
+func (d *Directory) memberDNList(o *object) []string {
 	if len(o.members) == 0 {
 		return nil
 	}
@@ -291,7 +291,7 @@ func (d *Directory) rootDSE() *entry {
 		{"configurationNamingContext", []string{config}},
 		{"schemaNamingContext", []string{"CN=Schema," + config}},
 		{"serverName", []string{serverDN}},
-		{"supportedControl", []string{OIDPagedResults, OIDShowDeleted}},
+		{"supportedControl", []string{OIDPagedResults, OIDShowDeleted, OIDDirSync}},
 		{"supportedLDAPVersion", []string{"3", "2"}},
 		{"supportedLDAPPolicies", []string{"MaxPageSize", "MaxValRange"}},
 		{"supportedSASLMechanisms", []string{}},
@@ -323,6 +323,9 @@ type searchRequest struct {
 	paging      *gldap.ControlPaging
 	showDeleted bool
 	sel         selection
+
+	dirSync      bool
+	dirSyncValue string
 }
 
 func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
@@ -343,6 +346,10 @@ func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		case *gldap.ControlMicrosoftShowDeleted:
 			req.showDeleted = true
 		case *gldap.ControlString:
+			if v.ControlType == OIDDirSync {
+				req.dirSync, req.dirSyncValue = true, v.ControlValue
+				continue
+			}
 			if v.Criticality {
 				done.SetResultCode(gldap.ResultUnavailableCriticalExtension)
 				done.SetDiagnosticMessage("control " + v.ControlType + " is not supported")
@@ -393,6 +400,10 @@ func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 		done.SetResultCode(code)
 		done.SetDiagnosticMessage("injected fault")
 		_ = w.Write(done)
+		return
+	}
+	if req.dirSync {
+		d.handleDirSync(w, r, req, req.dirSyncValue, done)
 		return
 	}
 	if req.paging != nil {
