@@ -45,3 +45,25 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDirSync feeds arbitrary control values to the DirSync request
+// parser.
+func FuzzParseDirSync(f *testing.F) {
+	f.Add([]byte{0x30, 0x0a, 0x02, 0x04, 0x80, 0x00, 0x00, 0x01, 0x02, 0x00, 0x04, 0x00})
+	f.Add([]byte{0x30, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseDirSync(string(b))
+		if err == nil && len(b) < 5 {
+			t.Fatalf("accepted %x as %+v", b, r)
+		}
+	})
+}
+
+func TestParseDirSync(t *testing.T) {
+	r, err := parseDirSync(string([]byte{0x30, 0x0d, 0x02, 0x04, 0x80, 0x00, 0x00, 0x01, 0x02, 0x00, 0x04, 0x03, 'a', 'b', 'c'}))
+	require.NoError(t, err)
+	assert.Equal(t, uint32(0x80000001), r.flags)
+	assert.Equal(t, []byte("abc"), r.cookie)
+	_, err = parseDirSync("junk")
+	assert.Error(t, err)
+}
