@@ -10,7 +10,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/ldapsync/ldapsynctest"
 )
 
-// BenchmarkAddUser measures the data helper on a directory that already
+// BenchmarkAddUser measures AddUser on a directory that already
 // holds b.N users.
 func BenchmarkAddUser(b *testing.B) {
 	d := ldapsynctest.Start(b)

@@ -26,7 +26,7 @@
 // changes it). Administrator is a user without mail, so a sync of the whole
 // domain sees it and skips it for lack of an address.
 //
-// # Data helpers
+// # Changing the data
 //
 // [Directory.AddUser], [Directory.AddContact], [Directory.AddComputer],
 // [Directory.AddGroup] and [Directory.AddOU] create objects and return an
@@ -39,9 +39,9 @@
 // without a connection, [Directory.Attributes] shows an object as a search
 // would, [Directory.DN] finds an object's current DN by objectGUID and
 // [Directory.LDIF] dumps the directory for a failing test's log.
-// Every helper returns an error (an [*OpError] wrapping [ErrNotFound],
+// Every such method returns an error (an [*OpError] wrapping [ErrNotFound],
 // [ErrExists], [ErrInvalid], [ErrNotLeaf], [ErrReadOnly] or [ErrWrongKind])
-// rather than failing the test, so helpers can be called from any
+// rather than failing the test, so they can be called from any
 // goroutine and bad calls can be asserted. All methods are safe for
 // concurrent use with each other and with connected clients.
 //

@@ -65,7 +65,7 @@ func (d *Directory) routes(mux *gldap.Mux) error {
 // the client waits for.
 func readOnlyOver(appCode int) gldap.HandlerFunc {
 	const msg = "00002077: SvcErr: DSID-031A0F09, problem 5003 (WILL_NOT_PERFORM), data 0: " +
-		"the test directory is read-only over LDAP; change it with the Directory helpers"
+		"the test directory is read-only over LDAP; change it with the Directory methods"
 	return func(w *gldap.ResponseWriter, r *gldap.Request) {
 		_ = w.Write(r.NewResponse(gldap.WithApplicationCode(appCode),
 			gldap.WithResponseCode(gldap.ResultUnwillingToPerform), gldap.WithDiagnosticMessage(msg)))

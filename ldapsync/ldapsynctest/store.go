@@ -128,7 +128,7 @@ func init() {
 	}
 }
 
-// readOnly lists attributes the helpers refuse to set directly.
+// readOnly lists attributes SetAttribute and the Add methods refuse.
 var readOnly = map[string]string{
 	"objectguid":        "objectGUID is assigned by the directory",
 	"distinguishedname": "use Rename or Move",

@@ -12,7 +12,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// Entry identifies an object created by one of the Add helpers.
+// Entry identifies an object created by one of the Add methods.
 type Entry struct {
 	// DN is the distinguished name at creation; Rename and Move return
 	// the new one, [Directory.DN] finds the current one.
@@ -623,7 +623,7 @@ func (d *Directory) InvocationID() GUID {
 // Directory: same objectGUID, the original name under lastKnownParent (or
 // newParent when given), a new uSNChanged. Attributes stripped at deletion
 // (mail, proxyAddresses, displayName, group memberships, ...) stay gone;
-// set them again with the helpers. It returns the new DN.
+// set them again with SetMail and the like. It returns the new DN.
 func (d *Directory) Undelete(tombstoneDN, newParent string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

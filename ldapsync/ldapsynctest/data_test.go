@@ -25,7 +25,7 @@ func usn(t *testing.T, d *ldapsynctest.Directory, dn string) int64 {
 	return n
 }
 
-func TestHelperErrors(t *testing.T) {
+func TestDataMethodErrors(t *testing.T) {
 	d := ldapsynctest.Start(t)
 	u, err := d.AddUser(ldapsynctest.User{CN: "Dave", Mail: "dave@example.com"})
 	require.NoError(t, err)
@@ -194,7 +194,7 @@ func TestMoveAndScopes(t *testing.T) {
 	assert.EqualValues(t, ldap.LDAPResultNoSuchObject, lerr.ResultCode)
 	assert.Equal(t, parent.DN, lerr.MatchedDN)
 
-	// <GUID=...> works as a search base and a helper argument.
+	// <GUID=...> works as a search base and a method argument.
 	got = search(t, c, "<GUID="+u.ID+">", "(objectClass=*)")
 	require.Len(t, got, 1)
 	assert.Equal(t, moved, got[0].DN)
@@ -290,7 +290,7 @@ func TestAttributesOfAUser(t *testing.T) {
 	assert.Len(t, search(t, c, d.BaseDN(), "(&(objectCategory=person)(objectClass=contact))"), 1)
 }
 
-func TestConcurrentHelpersAndSearches(t *testing.T) {
+func TestConcurrentWritesAndSearches(t *testing.T) {
 	d := ldapsynctest.Start(t)
 	ou, err := d.AddOU("Load", "")
 	require.NoError(t, err)
