@@ -164,6 +164,9 @@ func (d *Directory) addUserLike(k kind, cn, sam string, u User) (Entry, error) {
 		if err := checkWritable(k, u.Attributes[k]); err != nil {
 			return Entry{}, err
 		}
+		if strings.EqualFold(k, "sAMAccountName") {
+			return Entry{}, fmt.Errorf("%w: set %s with the User fields, not Attributes", ErrInvalid, k)
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -467,3 +467,15 @@ func TestRangeOnAnyAttribute(t *testing.T) {
 	// Filters still see every value.
 	assert.Len(t, search(t, c, d.BaseDN(), "(proxyAddresses=smtp:c@example.com)"), 1)
 }
+
+func TestUserAttributesField(t *testing.T) {
+	d := ldapsynctest.Start(t)
+	u, err := d.AddUser(ldapsynctest.User{CN: "Uma", Attributes: map[string][]string{"userAccountControl": {"66050"}, "title": {"CFO"}}})
+	require.NoError(t, err)
+	a, err := d.Attributes(u.DN)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"66050"}, a["userAccountControl"])
+	assert.Equal(t, []string{"CFO"}, a["title"])
+	_, err = d.AddUser(ldapsynctest.User{CN: "Vic", Attributes: map[string][]string{"samAccountName": {"other"}}})
+	assert.ErrorIs(t, err, ldapsynctest.ErrInvalid)
+}
