@@ -21,7 +21,7 @@ import (
 // The enveloped-signature check below is goxmldsig's
 // ValidationContext.Validate taken apart: the same canonicalizers
 // (etreeutils.TransformExcC14n, goxmldsig's Canonicalizers and its
-// canonical serialization settings), the same order of checks and the
+// canonical serialization settings), the same namespace contexts, the
 // same certificate and signature calls. What changes is the bookkeeping
 // around them. Validate copies the signed element twice, walks the whole
 // tree to find the signature, serializes the Signature to unmarshal it

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -193,4 +194,81 @@ func FuzzVerifySignatureDifferential(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkDsigAgrees(t, sp, data, testClock) })
+}
+
+// TestVerifyConcurrentPooledBuffers verifies different responses from
+// several goroutines at once: the pooled decode and canonicalization
+// buffers must never leak one response's content into another's result.
+func TestVerifyConcurrentPooledBuffers(t *testing.T) {
+	idp := newTestIdP(t)
+	sp := newSP(t, idp, func(c *saml.Config) { c.ReplayCache = noReplay{} })
+	const n = 16
+	resps := make([]string, n)
+	for i := range resps {
+		s := samltest.SignAssertion
+		if i%2 == 1 {
+			s = samltest.SignResponse
+		}
+		resps[i] = idp.Response(samltest.WithInResponseTo(reqID), samltest.WithSigning(s),
+			samltest.WithNameID(fmt.Sprintf("user%02d@example.com", i)),
+			samltest.WithAttribute("padding", strings.Repeat("x", 200*i)))
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			var err error
+			for k := range 3 * n {
+				i := (k + g*5) % n
+				a, verr := sp.Verify(context.Background(), resps[i], reqID)
+				switch {
+				case verr != nil:
+					err = verr
+				case a.NameID != fmt.Sprintf("user%02d@example.com", i) || len(a.Attributes["padding"][0]) != 200*i:
+					err = fmt.Errorf("response %d came back as %q", i, a.NameID)
+				}
+				if err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		require.NoError(t, <-errs)
+	}
+}
+
+// TestVerifySignatureRefusesEarlierSignature: goxmldsig validates the
+// first Signature in document order that references the element and
+// skips others; the replacement refuses any Signature before the
+// enveloped one instead of choosing between them.
+func TestVerifySignatureRefusesEarlierSignature(t *testing.T) {
+	idp, sp, _ := fuzzSetupT(t)
+	unsigned := idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone))
+
+	// A well-formed signature over some other element, placed inside the
+	// Assertion's Issuer, which precedes the Assertion's own signature.
+	other := resignAssertion(t, idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone), samltest.WithAssertionID("_other")), dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(""))
+	od := etree.NewDocument()
+	require.NoError(t, od.ReadFromBytes(other))
+	decoy := od.Root().FindElement("./Assertion/Signature")
+	require.NotNil(t, decoy)
+
+	d := etree.NewDocument()
+	require.NoError(t, d.ReadFromBytes(unsigned))
+	d.Root().FindElement("./Assertion/Issuer").AddChild(decoy.Copy())
+	doc, err := d.WriteToBytes()
+	require.NoError(t, err)
+	signed := resignAssertion(t, doc, dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(""))
+
+	c := sp.CompareWithGoxmldsig(signed, "Response/Assertion", testClock)
+	require.True(t, c.Applicable)
+	require.NoError(t, c.RefErr, "goxmldsig skips the other signature")
+	require.ErrorIs(t, c.Err, saml.ErrSignature)
+	require.Contains(t, c.Err.Error(), "another Signature precedes this one")
+
+	// Without the decoy the same signing verifies.
+	c = sp.CompareWithGoxmldsig(resignAssertion(t, unsigned, dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")), "Response/Assertion", testClock)
+	require.NoError(t, c.Err)
+	require.Equal(t, c.RefC14N, c.C14N)
 }

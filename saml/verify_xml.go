@@ -155,7 +155,7 @@ func parseBounded(data []byte, what string) (*etree.Element, error) {
 			cur = cur.Parent()
 		case xml.CharData:
 			if cur != nil {
-				cur.AddChild(etree.NewCharData(string(t)))
+				cur.AddChild(etree.NewText(string(t)))
 			} else if len(bytes.TrimSpace(t)) > 0 {
 				return nil, malformed("text outside the root element", nil)
 			}
