@@ -74,8 +74,9 @@
 // error, never a warning. The response is parsed once, bounded in size,
 // tokens and depth, with no DOCTYPE; the Response or the Assertion must
 // carry an enveloped signature by one of the IdP's certificates whose
-// single Reference names the signed element; every value is read from
-// the element goxmldsig returns as verified. Exactly one assertion may
+// single Reference names the signed element, with goxmldsig's exclusive
+// canonicalization; every value is read from the verified element, parsed
+// afresh from the canonical bytes the digest covers. Exactly one assertion may
 // appear in the document and IDs must be unique, which defeats XML
 // signature wrapping. Then issuer, Destination, Recipient, audience,
 // NotBefore/NotOnOrAfter, status, InResponseTo against the caller's
