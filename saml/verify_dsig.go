@@ -31,8 +31,9 @@ import (
 // pooled buffer. It is also stricter: exactly one Reference, naming the
 // element's ID; only the enveloped-signature and exclusive
 // canonicalization transforms, each exactly once; the algorithm
-// allow-lists apply to the signed SignedInfo; no other Signature before
-// this one; and digests compared in constant time.
+// allow-lists apply to the signed SignedInfo; an earlier Signature that
+// goxmldsig would have picked instead (or failed on) is refused; and
+// digests are compared in constant time.
 //
 // As with Validate, the element handed back is parsed from exactly the
 // bytes whose digest the signature covers, so nothing read from it can
@@ -45,7 +46,7 @@ var (
 	errDigestMismatch  = errors.New("the digest of the signed element does not match")
 	errSignedInfo      = errors.New("missing or repeated SignedInfo")
 	errSigValue        = errors.New("missing, repeated or not base64 SignatureValue")
-	errOtherSignature  = errors.New("another Signature precedes this one")
+	errOtherSignature  = errors.New("an earlier Signature in the element references it too or is malformed")
 	errC14NMissing     = errors.New("missing CanonicalizationMethod")
 	errReference       = errors.New("the signed SignedInfo does not hold exactly one Reference to the element's ID")
 	errTransforms      = errors.New("the Reference must list the enveloped-signature transform and one exclusive canonicalization, nothing else")
@@ -140,9 +141,11 @@ func verifyEnveloped(el, sig, signedInfo *etree.Element, certs []*x509.Certifica
 	if value.NamespaceURI() != dsig.Namespace {
 		return nil, errSigValue
 	}
-	// goxmldsig uses the first Signature in document order that
-	// references el; refuse any Signature element before this one.
-	if signatureBefore(el, sig) {
+	// goxmldsig validates the first Signature in document order that
+	// references el, and fails on a malformed one before it; refuse
+	// where it would have picked or failed on another.
+	id, _ := xattr(el, "ID")
+	if earlierSignatureConflicts(el, sig, id) {
 		return nil, errOtherSignature
 	}
 
@@ -237,7 +240,6 @@ func verifyEnveloped(el, sig, signedInfo *etree.Element, certs []*x509.Certifica
 	}
 
 	// The reference: exactly one, naming el.
-	id, _ := xattr(el, "ID")
 	if len(si.References) != 1 || id == "" || si.References[0].URI != "#"+id {
 		return nil, errReference
 	}
@@ -291,14 +293,19 @@ func verifyEnveloped(el, sig, signedInfo *etree.Element, certs []*x509.Certifica
 	return parseBounded(buf.Bytes(), what)
 }
 
-// signatureBefore reports whether an element named Signature comes before
-// sig in document order within el.
-func signatureBefore(el, sig *etree.Element) bool {
-	found, before := false, false
+// earlierSignatureConflicts reports whether a Signature element in the
+// XML signature namespace comes before sig in document order within el
+// and either has a shape goxmldsig refuses (SignedInfo, SignatureValue
+// and KeyInfo counts, a supported CanonicalizationMethod) or has a
+// Reference that goxmldsig takes to name el (URI empty, or naming id).
+// Other signatures, such as an Assertion's inside a Response signed
+// after it, are skipped as goxmldsig skips them.
+func earlierSignatureConflicts(el, sig *etree.Element, id string) bool {
+	done, conflict := false, false
 	var walk func(e *etree.Element)
 	walk = func(e *etree.Element) {
 		for _, t := range e.Child {
-			if found || before {
+			if done {
 				return
 			}
 			c, ok := t.(*etree.Element)
@@ -306,18 +313,59 @@ func signatureBefore(el, sig *etree.Element) bool {
 				continue
 			}
 			if c == sig {
-				found = true
+				done = true
 				return
 			}
-			if c.Tag == "Signature" {
-				before = true
+			if c.Tag == "Signature" && c.NamespaceURI() == dsig.Namespace && signatureConflicts(c, id) {
+				done, conflict = true, true
 				return
 			}
 			walk(c)
 		}
 	}
 	walk(el)
-	return before
+	return conflict
+}
+
+func signatureConflicts(s *etree.Element, id string) bool {
+	var signedInfo *etree.Element
+	var nSignedInfo, nKeyInfo, nValue int
+	for _, c := range s.ChildElements() {
+		switch c.Tag {
+		case "SignedInfo":
+			nSignedInfo++
+			if signedInfo == nil && c.NamespaceURI() == dsig.Namespace {
+				signedInfo = c
+			}
+		case "KeyInfo":
+			nKeyInfo++
+		case "SignatureValue":
+			nValue++
+		}
+	}
+	if nSignedInfo != 1 || nKeyInfo > 1 || nValue != 1 || signedInfo == nil {
+		return true
+	}
+	cm := firstChild(signedInfo, dsig.Namespace, dsig.CanonicalizationMethodTag)
+	if cm == nil {
+		return true
+	}
+	switch dsig.AlgorithmID(cm.SelectAttrValue(dsig.AlgorithmAttr, "")) {
+	case dsig.CanonicalXML10ExclusiveAlgorithmId, dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId,
+		dsig.CanonicalXML11AlgorithmId, dsig.CanonicalXML11WithCommentsAlgorithmId,
+		dsig.CanonicalXML10RecAlgorithmId, dsig.CanonicalXML10WithCommentsAlgorithmId:
+	default:
+		return true
+	}
+	for _, r := range signedInfo.ChildElements() {
+		if r.Tag != "Reference" || r.NamespaceURI() != dsig.Namespace {
+			continue
+		}
+		if uri, _ := xattr(r, "URI"); uri == "" || uri[1:] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // directText concatenates el's own character data, skipping comments and

@@ -35,7 +35,7 @@ import (
 func dsigStricter(err error) bool {
 	msg := err.Error()
 	for _, s := range []string{
-		"another Signature precedes this one",
+		"an earlier Signature in the element",
 		"enveloped-signature transform and one exclusive canonicalization",
 		"exactly one Reference",
 	} {
@@ -161,6 +161,22 @@ func TestVerifyRefusesInclusiveTransform(t *testing.T) {
 // for SignedInfo and the Reference.
 func resignAssertion(t *testing.T, doc []byte, canon dsig.Canonicalizer) []byte {
 	t.Helper()
+	d := etree.NewDocument()
+	require.NoError(t, d.ReadFromBytes(doc))
+	a := d.Root().FindElement("./Assertion")
+	require.NotNil(t, a)
+	signedA, err := fuzzSigningContext(t, canon).SignEnveloped(a)
+	require.NoError(t, err)
+	d.Root().InsertChildAt(a.Index(), signedA)
+	d.Root().RemoveChild(a)
+	out, err := d.WriteToBytes()
+	require.NoError(t, err)
+	return out
+}
+
+// fuzzSigningContext signs with the fuzz IdP's key through goxmldsig.
+func fuzzSigningContext(t *testing.T, canon dsig.Canonicalizer) *dsig.SigningContext {
+	t.Helper()
 	data, err := os.ReadFile("testdata/fuzz-idp.pem")
 	require.NoError(t, err)
 	keyBlock, rest := pem.Decode(data)
@@ -169,21 +185,10 @@ func resignAssertion(t *testing.T, doc []byte, canon dsig.Canonicalizer) []byte 
 	require.NotNil(t, certBlock)
 	key, err := x509.ParsePKCS8PrivateKey(keyBlock.Bytes)
 	require.NoError(t, err)
-
-	d := etree.NewDocument()
-	require.NoError(t, d.ReadFromBytes(doc))
-	a := d.Root().FindElement("./Assertion")
-	require.NotNil(t, a)
 	ctx, err := dsig.NewSigningContext(key.(crypto.Signer), [][]byte{certBlock.Bytes})
 	require.NoError(t, err)
 	ctx.Canonicalizer = canon
-	signedA, err := ctx.SignEnveloped(a)
-	require.NoError(t, err)
-	d.Root().InsertChildAt(a.Index(), signedA)
-	d.Root().RemoveChild(a)
-	out, err := d.WriteToBytes()
-	require.NoError(t, err)
-	return out
+	return ctx
 }
 
 // FuzzVerifySignatureDifferential checks the same properties as
@@ -238,37 +243,85 @@ func TestVerifyConcurrentPooledBuffers(t *testing.T) {
 	}
 }
 
-// TestVerifySignatureRefusesEarlierSignature: goxmldsig validates the
-// first Signature in document order that references the element and
-// skips others; the replacement refuses any Signature before the
-// enveloped one instead of choosing between them.
-func TestVerifySignatureRefusesEarlierSignature(t *testing.T) {
+// TestVerifySignatureEarlierSignatures: goxmldsig validates the first
+// Signature in document order that references the element, skipping
+// others and failing on a malformed one. The replacement verifies the
+// element's own enveloped signature, skips the same others and refuses
+// where goxmldsig would have picked (or failed on) another.
+func TestVerifySignatureEarlierSignatures(t *testing.T) {
 	idp, sp, _ := fuzzSetupT(t)
-	unsigned := idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone))
+	exc := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	unsigned := idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone), samltest.WithAssertionID("_a1"))
+	// A well-formed signature from another signed assertion.
+	decoy := func(assertionID string) *etree.Element {
+		other := resignAssertion(t, idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone), samltest.WithAssertionID(assertionID)), exc)
+		od := etree.NewDocument()
+		require.NoError(t, od.ReadFromBytes(other))
+		d := od.Root().FindElement("./Assertion/Signature")
+		require.NotNil(t, d)
+		return d.Copy()
+	}
+	// withDecoy puts sig inside the Assertion's Issuer, before the
+	// Assertion's own signature, and signs the Assertion.
+	withDecoy := func(sig *etree.Element) []byte {
+		d := etree.NewDocument()
+		require.NoError(t, d.ReadFromBytes(unsigned))
+		d.Root().FindElement("./Assertion/Issuer").AddChild(sig)
+		doc, err := d.WriteToBytes()
+		require.NoError(t, err)
+		return resignAssertion(t, doc, exc)
+	}
 
-	// A well-formed signature over some other element, placed inside the
-	// Assertion's Issuer, which precedes the Assertion's own signature.
-	other := resignAssertion(t, idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone), samltest.WithAssertionID("_other")), dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(""))
-	od := etree.NewDocument()
-	require.NoError(t, od.ReadFromBytes(other))
-	decoy := od.Root().FindElement("./Assertion/Signature")
-	require.NotNil(t, decoy)
+	t.Run("earlier signature of another element", func(t *testing.T) {
+		c := sp.CompareWithGoxmldsig(withDecoy(decoy("_other")), "Response/Assertion", testClock)
+		require.True(t, c.Applicable)
+		require.NoError(t, c.RefErr)
+		require.NoError(t, c.Err)
+		require.Equal(t, c.RefC14N, c.C14N)
+	})
+	t.Run("earlier signature naming the element", func(t *testing.T) {
+		c := sp.CompareWithGoxmldsig(withDecoy(decoy("_a1")), "Response/Assertion", testClock)
+		require.True(t, c.Applicable)
+		require.Error(t, c.RefErr)
+		require.ErrorIs(t, c.Err, saml.ErrSignature)
+		require.Contains(t, c.Err.Error(), "an earlier Signature in the element")
+	})
+	t.Run("earlier malformed signature", func(t *testing.T) {
+		d := decoy("_other")
+		d.RemoveChild(d.SelectElement("SignatureValue"))
+		c := sp.CompareWithGoxmldsig(withDecoy(d), "Response/Assertion", testClock)
+		require.True(t, c.Applicable)
+		require.Error(t, c.RefErr)
+		require.ErrorIs(t, c.Err, saml.ErrSignature)
+		require.Contains(t, c.Err.Error(), "an earlier Signature in the element")
+	})
+}
 
+// TestVerifyGoxmldsigSignaturePlacement: goxmldsig's SignEnveloped
+// appends the signature as the last child, so an IdP built on it that
+// signs the Assertion and then the Response puts the Response's signature
+// after the Assertion and its signature. Verify accepts that order.
+func TestVerifyGoxmldsigSignaturePlacement(t *testing.T) {
+	idp, sp, _ := fuzzSetupT(t)
+	exc := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	doc := resignAssertion(t, idp.ResponseXML(samltest.WithInResponseTo(reqID), samltest.WithSigning(samltest.SignNone)), exc)
 	d := etree.NewDocument()
-	require.NoError(t, d.ReadFromBytes(unsigned))
-	d.Root().FindElement("./Assertion/Issuer").AddChild(decoy.Copy())
-	doc, err := d.WriteToBytes()
+	require.NoError(t, d.ReadFromBytes(doc))
+	require.NotNil(t, d.Root().FindElement("./Assertion/Signature"))
+	signed, err := fuzzSigningContext(t, exc).SignEnveloped(d.Root())
 	require.NoError(t, err)
-	signed := resignAssertion(t, doc, dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(""))
+	require.Equal(t, "Signature", signed.ChildElements()[len(signed.ChildElements())-1].Tag, "signature last")
+	out := etree.NewDocument()
+	out.SetRoot(signed)
+	both, err := out.WriteToBytes()
+	require.NoError(t, err)
 
-	c := sp.CompareWithGoxmldsig(signed, "Response/Assertion", testClock)
+	c := sp.CompareWithGoxmldsig(both, "Response", testClock)
 	require.True(t, c.Applicable)
-	require.NoError(t, c.RefErr, "goxmldsig skips the other signature")
-	require.ErrorIs(t, c.Err, saml.ErrSignature)
-	require.Contains(t, c.Err.Error(), "another Signature precedes this one")
-
-	// Without the decoy the same signing verifies.
-	c = sp.CompareWithGoxmldsig(resignAssertion(t, unsigned, dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")), "Response/Assertion", testClock)
+	require.NoError(t, c.RefErr)
 	require.NoError(t, c.Err)
 	require.Equal(t, c.RefC14N, c.C14N)
+	a, err := sp.Verify(context.Background(), base64.StdEncoding.EncodeToString(both), reqID)
+	require.NoError(t, err)
+	require.Equal(t, reqID, a.InResponseTo)
 }
