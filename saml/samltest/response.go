@@ -67,7 +67,6 @@ type responseSpec struct {
 	deflate                    bool
 	encryptFor                 *x509.Certificate
 	signedComments             bool
-	err                        error
 }
 
 // At issues the response at t instead of the IdP clock's time; validity
