@@ -12,8 +12,9 @@
 //     displayName changed over LDAP (the run must update exactly those);
 //   - rss_*: the process' peak resident set size (getrusage ru_maxrss)
 //     at start and after the full sync;
-//   - heap_peak: the highest live-heap growth during a second full sync
-//     (runtime.MemStats.HeapAlloc sampled every millisecond);
+//   - heap_peak: the highest heap growth during one more full sync after
+//     the timed ones (runtime.MemStats.HeapAlloc, which counts garbage
+//     until it is collected, sampled every millisecond);
 //   - retained: live heap after the full sync (after a GC), with the
 //     syncer, its state store and the target still held;
 //   - target_bytes: live heap of a MemoryTarget holding the same users and
@@ -121,14 +122,9 @@ func run(ctx context.Context, o options) error {
 	if o.memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
 	var (
 		target *ldapsync.MemoryTarget
@@ -154,8 +150,8 @@ func run(ctx context.Context, o options) error {
 			full, fullCPU = d, bench.CPUTime()-c0
 		}
 	}
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
+	if err := stopProfile(); err != nil {
+		return err
 	}
 	if o.memProfile != "" {
 		if err := writeHeapProfile(o.memProfile); err != nil {
@@ -197,19 +193,14 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("modify %s: %w", dn, err)
 		}
 	}
-	if o.incrProfile != "" {
-		f, err := os.Create(o.incrProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err = startCPUProfile(o.incrProfile)
+	if err != nil {
+		return err
 	}
 	t0, c0 := time.Now(), bench.CPUTime()
 	inc, err := s.Run(ctx)
-	if o.incrProfile != "" {
-		pprof.StopCPUProfile()
+	if perr := stopProfile(); perr != nil && err == nil {
+		err = perr
 	}
 	if err != nil {
 		return fmt.Errorf("incremental sync: %w", err)
@@ -236,33 +227,41 @@ func run(ctx context.Context, o options) error {
 	enum := time.Since(t0)
 
 	// Target's own storage: a MemoryTarget with the same objects.
+	var buildErr error
 	tb := liveGrowth(func() any {
 		t := ldapsync.NewMemoryTarget()
 		for _, u := range users {
 			if err := t.Upsert(ctx, u); err != nil {
-				panic(err)
+				buildErr = err
 			}
 		}
 		for _, g := range groups {
 			if err := t.UpsertGroup(ctx, g); err != nil {
-				panic(err)
+				buildErr = err
 			}
 		}
 		return t
 	})
+	if buildErr != nil {
+		return buildErr
+	}
 
-	// Peak heap of a second full sync into a fresh target.
+	// Peak heap of one more full sync into a fresh target.
 	s, target = nil, nil
-	var rep2 *ldapsync.Report
+	var (
+		rep2    *ldapsync.Report
+		peakErr error
+	)
 	peak := bench.PeakHeapGrowth(time.Millisecond, func() {
-		s2, err := ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore())
-		if err == nil {
-			rep2, err = s2.Run(ctx)
-		}
-		if err != nil {
-			panic(err)
+		var s2 *ldapsync.Syncer
+		s2, peakErr = ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore())
+		if peakErr == nil {
+			rep2, peakErr = s2.Run(ctx)
 		}
 	})
+	if peakErr != nil {
+		return fmt.Errorf("full sync for the heap peak: %w", peakErr)
+	}
 	if rep2.Mode != ldapsync.SyncFull || len(rep2.Added) != objects {
 		return fmt.Errorf("second full sync: mode %s, %d added, want %d", rep2.Mode, len(rep2.Added), objects)
 	}
@@ -275,6 +274,26 @@ func run(ctx context.Context, o options) error {
 		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
 		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n)
 	return nil
+}
+
+// startCPUProfile starts a CPU profile into path ("" for none) and
+// returns the function that stops it and closes the file.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 func writeHeapProfile(path string) error {
