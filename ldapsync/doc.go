@@ -38,6 +38,11 @@
 // highestCommittedUSN read before the previous search, tied to the domain
 // controller's dsServiceName and invocationId (another controller or a
 // restored database forces a full read); elsewhere modifyTimestamp.
+// Where the directory offers more, a cookie replaces the polling: the
+// DirSync control on Active Directory when the bind account holds
+// "Replicating Directory Changes" (otherwise uSNChanged), and RFC 4533
+// content synchronisation (refreshOnly) on OpenLDAP with syncprov
+// (otherwise modifyTimestamp). Watermark.Source names the source in use.
 // Removals are found by enumerating object IDs only. Objects whose content
 // did not change cause no target writes. [WithFullSyncEvery] forces a
 // periodic full read to heal drift no change record shows.
@@ -52,6 +57,13 @@
 // ends early writes nothing; a read whose connection breaks is restarted
 // once from the beginning on a new connection. Two objects claiming one
 // address are both reported and neither is changed.
+//
+// # Several integrations
+//
+// [Multi] runs several Syncers (one per domain or child domain) into one
+// Target. When any directory cannot be read, removals pause for all of them
+// in that round while everything else is applied, and an address claimed
+// by two integrations is reported ([MultiReport.Conflicts]).
 //
 // # State and crash safety
 //

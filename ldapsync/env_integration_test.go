@@ -44,7 +44,7 @@ func envInt(t *testing.T, server, name string) int {
 // sambaEnv describes the Samba AD DC started by scripts/samba-ad.sh.
 type sambaEnv struct {
 	Host, BaseDN, RootDN, LargeRootDN, ScratchDN string
-	Port, LDAPSPort, GCPort                      int
+	Port, LDAPSPort, GCPort, GCLDAPSPort         int
 	BindDN, BindUPN, Password                    string
 	ReaderDN, ReaderPassword                     string
 	CAs, IntermediateCAs                         *x509.CertPool
@@ -66,6 +66,7 @@ func samba(t *testing.T) *sambaEnv {
 		Port:           envInt(t, s, "GATEHOUSE_SAMBA_PORT"),
 		LDAPSPort:      envInt(t, s, "GATEHOUSE_SAMBA_LDAPS_PORT"),
 		GCPort:         envInt(t, s, "GATEHOUSE_SAMBA_GC_PORT"),
+		GCLDAPSPort:    envInt(t, s, "GATEHOUSE_SAMBA_GC_LDAPS_PORT"),
 		BindDN:         mustEnv(t, s, "GATEHOUSE_SAMBA_BINDDN"),
 		BindUPN:        mustEnv(t, s, "GATEHOUSE_SAMBA_BINDUPN"),
 		Password:       mustEnv(t, s, "GATEHOUSE_SAMBA_PASSWORD"),
@@ -326,6 +327,14 @@ func (r *syncRig) run() *ldapsync.Report {
 	require.NoError(r.t, err)
 	require.NotNil(r.t, rep)
 	return rep
+}
+
+// source is the change source that wrote the stored watermark.
+func (r *syncRig) source() string {
+	r.t.Helper()
+	st, err := r.store.Load(context.Background())
+	require.NoError(r.t, err)
+	return st.Watermark.Source
 }
 
 func (r *syncRig) linked() map[string]ldapsync.User {

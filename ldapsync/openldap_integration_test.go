@@ -16,6 +16,9 @@ import (
 	"github.com/gatehouse-id/gatehouse/ldapsync"
 )
 
+// wantSource is the change source each kind of database serves.
+var wantSource = map[string]string{"sessionlog": "syncrepl", "present": "syncrepl", "nosync": "timestamp"}
+
 func TestOpenLDAPFullSync(t *testing.T) {
 	e := slapd(t)
 	for _, kind := range []string{"sessionlog", "present", "nosync"} {
@@ -26,6 +29,7 @@ func TestOpenLDAPFullSync(t *testing.T) {
 			rep := rig.run()
 			assert.Equal(t, ldapsync.SyncFull, rep.Mode)
 			assert.Equal(t, e.Host, rep.Host)
+			assert.Equal(t, wantSource[kind], rig.source())
 			linked := rig.linked()
 			require.Len(t, linked, e.Users)
 			mail := usersByEmail(linked)
@@ -109,6 +113,7 @@ func TestOpenLDAPIncremental(t *testing.T) {
 			rep := rig.run()
 			require.Equal(t, ldapsync.SyncFull, rep.Mode)
 			assert.ElementsMatch(t, []string{ann, ben, cy, dot, group}, rep.Added)
+			require.Equal(t, wantSource[kind], rig.source())
 
 			step := func(name string) *ldapsync.Report {
 				t.Helper()
@@ -157,6 +162,7 @@ func TestOpenLDAPIncremental(t *testing.T) {
 			assert.Empty(t, rep.Updated)
 			assert.Empty(t, rep.Unlinked)
 			assert.ElementsMatch(t, []string{ann, cy, eve}, keys(rig.linked()))
+			assert.Equal(t, wantSource[kind], rig.source())
 
 			// With DeleteUsers the next removal is a deletion.
 			rig.cfg.DeleteUsers = true

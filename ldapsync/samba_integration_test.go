@@ -196,6 +196,7 @@ func TestSambaIncremental(t *testing.T) {
 	require.Equal(t, ldapsync.SyncFull, rep.Mode)
 	assert.ElementsMatch(t, []string{alice, bob, carol, dave, erin, group}, rep.Added)
 	require.True(t, rig.linked()[dave].Disabled)
+	require.Equal(t, "dirsync", rig.source(), "Administrator may use DirSync")
 
 	step := func(name string) *ldapsync.Report {
 		t.Helper()
@@ -273,6 +274,7 @@ func TestSambaIncremental(t *testing.T) {
 	assert.Empty(t, rep.Unlinked)
 	assert.Empty(t, rep.Deleted)
 	assert.ElementsMatch(t, []string{alice, carol, dave, frank}, keys(rig.linked()))
+	assert.Equal(t, "dirsync", rig.source())
 }
 
 func keys[V any](m map[string]V) []string {
@@ -285,7 +287,8 @@ func keys[V any](m map[string]V) []string {
 }
 
 // TestSambaReadOnlyUser syncs with a plain domain user that has no
-// replication rights: it may read, and incremental runs still work.
+// replication rights: DirSync is refused, so uSNChanged polling serves the
+// incremental runs.
 func TestSambaReadOnlyUser(t *testing.T) {
 	e := samba(t)
 	c := e.admin(t)
@@ -296,6 +299,7 @@ func TestSambaReadOnlyUser(t *testing.T) {
 	rig := newRig(t, cfg)
 	rep := rig.run()
 	assert.Equal(t, []string{a}, rep.Added)
+	assert.Equal(t, "usn", rig.source(), "DirSync needs replication rights")
 
 	bDN, b := addADUser(t, c, root, adUser{CN: "b", Mail: "b-" + itSuffix() + "@corp.example.test"})
 	rep = rig.run()
@@ -307,6 +311,21 @@ func TestSambaReadOnlyUser(t *testing.T) {
 	assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
 	assert.Equal(t, []string{b}, rep.Unlinked)
 	assert.ElementsMatch(t, []string{a}, keys(rig.linked()))
+	assert.Equal(t, "usn", rig.source())
+
+	// The same integration bound as Administrator switches to DirSync:
+	// one full read, then incremental again.
+	rig.cfg.BindDN, rig.cfg.BindPassword = e.BindDN, ldapsync.Secret(e.Password)
+	rep = rig.run()
+	assert.Equal(t, ldapsync.SyncFull, rep.Mode)
+	assert.True(t, anyContains(rep.Warnings, "another change source"), "%q", rep.Warnings)
+	assert.Empty(t, rep.Added, "nothing new for the target")
+	assert.Empty(t, rep.Unlinked)
+	assert.Equal(t, "dirsync", rig.source())
+	_, c2 := addADUser(t, c, root, adUser{CN: "c", Mail: "c-" + itSuffix() + "@corp.example.test"})
+	rep = rig.run()
+	assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+	assert.Equal(t, []string{c2}, rep.Added)
 }
 
 func TestSambaDeletionLimit(t *testing.T) {
@@ -450,6 +469,7 @@ func TestSambaTransportAndTrust(t *testing.T) {
 			wantErr: ldapsync.ErrCertificate, errContain: "unknown authority"},
 		{name: "incomplete chain relaxed", host: e.ChainHost, port: e.LDAPSPort, enc: ldaps, mode: relaxed},
 		{name: "Global Catalog 3268", host: e.Host, port: e.GCPort, enc: none},
+		{name: "Global Catalog 3269 LDAPS strict", host: e.Host, port: e.GCLDAPSPort, enc: ldaps, mode: strict, roots: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -507,6 +527,32 @@ func TestSambaStrictTrustsConfiguredIntermediate(t *testing.T) {
 	rep, err := rig.tryRun()
 	require.NoError(t, err)
 	assert.Equal(t, e.ChainHost, rep.Host)
+}
+
+// TestSambaStrictChecksHostName: a trusted certificate for another name is
+// refused in strict mode and accepted in relaxed mode.
+func TestSambaStrictChecksHostName(t *testing.T) {
+	e := samba(t)
+	// The configured name is not in the certificate; the dialer still
+	// reaches the real server.
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, net.JoinHostPort(e.Host, fmt.Sprint(e.LDAPSPort)))
+	}
+	cfg := e.config("OU=Groups," + e.RootDN)
+	cfg.Host, cfg.Port, cfg.Encryption, cfg.RootCAs = "dc1.corp.example.test", e.LDAPSPort, ldapsync.EncryptionLDAPS, e.CAs
+	s, err := ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore(), ldapsync.WithDialer(dial))
+	require.NoError(t, err)
+	_, err = s.Run(context.Background())
+	require.ErrorIs(t, err, ldapsync.ErrCertificate)
+	assert.ErrorContains(t, err, "dc1.corp.example.test")
+
+	cfg.Mode = ldapsync.ModeRelaxed
+	s, err = ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore(), ldapsync.WithDialer(dial))
+	require.NoError(t, err)
+	rep, err := s.Run(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "dc1.corp.example.test", rep.Host)
 }
 
 func TestSambaGlobalCatalogWarnsAboutMembers(t *testing.T) {

@@ -124,7 +124,13 @@ type changeSource interface {
 // chooseSource picks the change source for a directory.
 func chooseSource(info *dirInfo) changeSource {
 	if info.haveUSN && info.serviceName != "" {
+		if info.controls[oidDirSync] {
+			return dirSyncSource{fallback: usnSource{}}
+		}
 		return usnSource{}
+	}
+	if info.controls[oidContentSync] {
+		return syncReplSource{fallback: timestampSource{}}
 	}
 	return timestampSource{}
 }

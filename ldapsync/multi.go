@@ -1,0 +1,218 @@
+package ldapsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Multi runs several integrations into one [Target], as a service does
+// with one integration per domain or child domain. Each round reads every
+// directory first; when any of them fails, removals pause for all of them
+// in that round (a missing domain must not look like its users left), and
+// everything else is still applied. An address claimed by objects of two
+// integrations is reported in [MultiReport.Conflicts] and as a warning in
+// both integrations' reports.
+//
+// The Syncers keep their own state stores; they should share the target.
+type Multi struct {
+	syncers []*Syncer
+	names   []string
+}
+
+// NewMulti returns a Multi over the given Syncers, run in the given order.
+// Each integration is named by its Config.Name, which must be set and
+// unique.
+func NewMulti(syncers ...*Syncer) (*Multi, error) {
+	if len(syncers) == 0 {
+		return nil, fmt.Errorf("%w: Multi: no integrations", ErrInvalidConfig)
+	}
+	m := &Multi{}
+	seen := map[string]bool{}
+	for i, s := range syncers {
+		if s == nil {
+			return nil, fmt.Errorf("%w: Multi: integration %d is nil", ErrInvalidConfig, i)
+		}
+		name := s.cfg.Name
+		if name == "" {
+			return nil, fmt.Errorf("%w: Multi: integration %d: Name is empty; each integration needs a unique name", ErrInvalidConfig, i)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%w: Multi: integration name %q is used twice", ErrInvalidConfig, name)
+		}
+		seen[name] = true
+		m.syncers = append(m.syncers, s)
+		m.names = append(m.names, name)
+	}
+	return m, nil
+}
+
+// IntegrationReport is the outcome of one integration in a [Multi] round.
+type IntegrationReport struct {
+	Name   string  `json:"name"`
+	Report *Report `json:"report,omitempty"` // nil when the integration could not be read
+	Err    error   `json:"-"`
+}
+
+// AddressClaim is one object claiming an address.
+type AddressClaim struct {
+	Integration string `json:"integration"`
+	ID          string `json:"id"`
+	DN          string `json:"dn"`
+}
+
+// AddressConflict is an address claimed by objects of more than one
+// integration.
+type AddressConflict struct {
+	Address string         `json:"address"`
+	Claims  []AddressClaim `json:"claims"`
+}
+
+// MultiReport describes one [Multi.Run] round.
+type MultiReport struct {
+	Integrations []IntegrationReport `json:"integrations"`
+	// RemovalsPaused says why no integration removed anything this round;
+	// "" when removals were not paused.
+	RemovalsPaused string            `json:"removalsPaused,omitempty"`
+	Conflicts      []AddressConflict `json:"conflicts,omitempty"`
+}
+
+// Integration returns the report of the named integration, or nil.
+func (r *MultiReport) Integration(name string) *IntegrationReport {
+	for i := range r.Integrations {
+		if r.Integrations[i].Name == name {
+			return &r.Integrations[i]
+		}
+	}
+	return nil
+}
+
+// Run runs one round: every directory is read, then the changes of those
+// that were read are applied. The error joins the integrations' errors,
+// each naming its integration; the report is complete either way.
+func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
+	for _, s := range m.syncers {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	rep := &MultiReport{Integrations: make([]IntegrationReport, len(m.syncers))}
+	prepared := make([]*prepared, len(m.syncers))
+	starts := make([]time.Time, len(m.syncers))
+	var failed []string
+	var errs []error
+	for i, s := range m.syncers {
+		rep.Integrations[i].Name = m.names[i]
+		starts[i] = s.opts.now()
+		p, err := s.prepare(ctx)
+		if err != nil {
+			rep.Integrations[i].Err = err
+			failed = append(failed, m.names[i])
+			errs = append(errs, fmt.Errorf("ldapsync: integration %q: %w", m.names[i], err))
+			continue
+		}
+		prepared[i] = p
+	}
+	if len(failed) > 0 {
+		rep.RemovalsPaused = fmt.Sprintf("integration %s failed: removals are paused for every integration this round",
+			strings.Join(quoteAll(failed), ", "))
+	}
+	rep.Conflicts = m.conflicts(prepared)
+	for i, s := range m.syncers {
+		p := prepared[i]
+		if p == nil {
+			continue
+		}
+		r, err := s.commit(ctx, p, starts[i], rep.RemovalsPaused)
+		if r != nil {
+			for _, c := range rep.Conflicts {
+				for _, cl := range c.Claims {
+					if cl.Integration == m.names[i] {
+						r.Warnings = append(r.Warnings, conflictWarning(c))
+						break
+					}
+				}
+			}
+		}
+		rep.Integrations[i].Report = r
+		if err != nil {
+			rep.Integrations[i].Err = err
+			errs = append(errs, fmt.Errorf("ldapsync: integration %q: %w", m.names[i], err))
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}
+
+func conflictWarning(c AddressConflict) string {
+	parts := make([]string, len(c.Claims))
+	for i, cl := range c.Claims {
+		parts[i] = fmt.Sprintf("%s (%s)", cl.DN, cl.Integration)
+	}
+	return fmt.Sprintf("address %s is claimed by several integrations: %s", c.Address, strings.Join(parts, "; "))
+}
+
+// conflicts finds addresses that objects of more than one integration hold
+// linked after this round.
+func (m *Multi) conflicts(prepared []*prepared) []AddressConflict {
+	claims := map[string][]AddressClaim{}
+	for i, p := range prepared {
+		if p == nil {
+			continue
+		}
+		cfg := m.syncers[i].cfg
+		for _, id := range sortedKeys(p.out.next.Objects) {
+			o := p.out.next.Objects[id]
+			if o.Applied == "" || o.Source == nil {
+				continue
+			}
+			addrs := []string{o.Source.Email}
+			if o.AppliedKind != KindGroup {
+				addrs = append(addrs, o.Source.Aliases...)
+			}
+			for _, a := range addrs {
+				if a == "" || !domainAllowed(cfg, a) {
+					continue
+				}
+				claims[a] = append(claims[a], AddressClaim{Integration: m.names[i], ID: id, DN: o.Source.DN})
+			}
+		}
+	}
+	var out []AddressConflict
+	for _, a := range sortedKeys(claims) {
+		c := claims[a]
+		integrations := map[string]bool{}
+		for _, cl := range c {
+			integrations[cl.Integration] = true
+		}
+		if len(integrations) < 2 {
+			continue
+		}
+		sort.SliceStable(c, func(i, j int) bool { return c[i].Integration < c[j].Integration })
+		out = append(out, AddressConflict{Address: a, Claims: c})
+	}
+	return out
+}
+
+// domainAllowed applies FilterEmailDomains to one address.
+func domainAllowed(cfg Config, a string) bool {
+	if len(cfg.FilterEmailDomains) == 0 {
+		return true
+	}
+	d := addressDomain(a)
+	for _, f := range cfg.FilterEmailDomains {
+		if strings.EqualFold(strings.TrimSpace(f), d) {
+			return true
+		}
+	}
+	return false
+}
