@@ -25,7 +25,7 @@ import (
 
 const skipHint = "set by scripts/test.sh; run ./scripts/test.sh as root with samba, slapd and ldap-utils installed"
 
-func mustEnv(t *testing.T, server, name string) string {
+func mustEnv(t testing.TB, server, name string) string {
 	t.Helper()
 	v := os.Getenv(name)
 	if v == "" {
@@ -34,7 +34,7 @@ func mustEnv(t *testing.T, server, name string) string {
 	return v
 }
 
-func envInt(t *testing.T, server, name string) int {
+func envInt(t testing.TB, server, name string) int {
 	t.Helper()
 	n, err := strconv.Atoi(mustEnv(t, server, name))
 	require.NoError(t, err, name)
@@ -54,7 +54,7 @@ type sambaEnv struct {
 	Groups, Large                                int
 }
 
-func samba(t *testing.T) *sambaEnv {
+func samba(t testing.TB) *sambaEnv {
 	t.Helper()
 	const s = "Samba AD DC"
 	e := &sambaEnv{
@@ -88,7 +88,7 @@ func samba(t *testing.T) *sambaEnv {
 	return e
 }
 
-func loadPool(t *testing.T, path string) *x509.CertPool {
+func loadPool(t testing.TB, path string) *x509.CertPool {
 	t.Helper()
 	pem, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -114,7 +114,7 @@ func (e *sambaEnv) config(rootDN string) ldapsync.Config {
 }
 
 // admin opens a bound administrative connection for changing test data.
-func (e *sambaEnv) admin(t *testing.T) *ldap.Conn {
+func (e *sambaEnv) admin(t testing.TB) *ldap.Conn {
 	t.Helper()
 	c, err := ldap.DialURL(fmt.Sprintf("ldap://%s:%d", e.Host, e.Port))
 	require.NoError(t, err)

@@ -841,3 +841,69 @@ func TestSambaCancelledRunWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, st.Objects)
 }
+
+// BenchmarkSambaFullSync reads OU=Large (3,000 users and a group of 3,000
+// members) into an empty target.
+func BenchmarkSambaFullSync(b *testing.B) {
+	e := samba(b)
+	cfg := e.config(e.LargeRootDN)
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore())
+		require.NoError(b, err)
+		rep, err := s.Run(context.Background())
+		require.NoError(b, err)
+		require.Len(b, rep.Added, e.Large+1)
+	}
+	b.ReportMetric(float64(e.Large)*float64(b.N)/b.Elapsed().Seconds(), "users/s")
+}
+
+// BenchmarkSambaIncremental runs incremental syncs of OU=Large after one
+// user changed, with DirSync (Administrator) and with uSNChanged polling
+// (a plain reader), and with nothing changed.
+func BenchmarkSambaIncremental(b *testing.B) {
+	e := samba(b)
+	c := e.admin(b)
+	dn := "CN=large0001," + e.LargeRootDN
+	for _, tc := range []struct {
+		name       string
+		bind, pass string
+		change     bool
+	}{
+		{"dirsync/one-change", e.BindDN, e.Password, true},
+		{"usn/one-change", e.ReaderDN, e.ReaderPassword, true},
+		{"dirsync/idle", e.BindDN, e.Password, false},
+		{"usn/idle", e.ReaderDN, e.ReaderPassword, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg := e.config(e.LargeRootDN)
+			cfg.BindDN, cfg.BindPassword = tc.bind, ldapsync.Secret(tc.pass)
+			s, err := ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore())
+			require.NoError(b, err)
+			_, err = s.Run(context.Background())
+			require.NoError(b, err)
+			i := 0
+			for b.Loop() {
+				if tc.change {
+					b.StopTimer()
+					i++
+					req := ldap.NewModifyRequest(dn, nil)
+					req.Replace("displayName", []string{fmt.Sprintf("Large %d", i)})
+					require.NoError(b, c.Modify(req))
+					b.StartTimer()
+				}
+				rep, err := s.Run(context.Background())
+				require.NoError(b, err)
+				require.Equal(b, ldapsync.SyncIncremental, rep.Mode)
+				if tc.change {
+					require.Len(b, rep.Updated, 1)
+				}
+			}
+		})
+	}
+	b.Cleanup(func() {
+		req := ldap.NewModifyRequest(dn, nil)
+		req.Delete("displayName", nil)
+		_ = c.Modify(req)
+	})
+}
