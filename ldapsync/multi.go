@@ -55,6 +55,7 @@ type IntegrationReport struct {
 	Name   string  `json:"name"`
 	Report *Report `json:"report,omitempty"` // nil when the integration could not be read
 	Err    error   `json:"-"`
+	Error  string  `json:"error,omitempty"` // Err as text, for a stored or logged report
 }
 
 // AddressClaim is one object claiming an address.
@@ -108,7 +109,7 @@ func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
 		starts[i] = s.opts.now()
 		p, err := s.prepare(ctx)
 		if err != nil {
-			rep.Integrations[i].Err = err
+			rep.Integrations[i].Err, rep.Integrations[i].Error = err, err.Error()
 			failed = append(failed, m.names[i])
 			errs = append(errs, fmt.Errorf("ldapsync: integration %q: %w", m.names[i], err))
 			continue
@@ -138,7 +139,7 @@ func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
 		}
 		rep.Integrations[i].Report = r
 		if err != nil {
-			rep.Integrations[i].Err = err
+			rep.Integrations[i].Err, rep.Integrations[i].Error = err, err.Error()
 			errs = append(errs, fmt.Errorf("ldapsync: integration %q: %w", m.names[i], err))
 		}
 	}

@@ -2,6 +2,7 @@ package ldapsync_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,6 +99,11 @@ func TestMultiPausesRemovalsWhenOneIntegrationFails(t *testing.T) {
 	child := rep.Integration("child")
 	assert.Nil(t, child.Report)
 	require.ErrorIs(t, child.Err, ldapsync.ErrAuthentication)
+	assert.Equal(t, child.Err.Error(), child.Error)
+	js, err := json.Marshal(rep)
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"removalsPaused"`)
+	assert.Contains(t, string(js), "Invalid Credentials")
 	corp := rep.Integration("corp")
 	require.NoError(t, corp.Err)
 	assert.Equal(t, []string{a3.ID}, corp.Report.Added, "everything but removals applies")
