@@ -218,3 +218,28 @@ func TestOpenLDAPTestConnection(t *testing.T) {
 	r = ldapsync.TestConnection(context.Background(), cfg)
 	assert.Equal(t, ldapsync.Failed, r.Step(ldapsync.StepAuthentication).Status)
 }
+
+// TestOpenLDAPPlainUser syncs bound as an ordinary directory user (not the
+// rootdn): content sync works with read access alone.
+func TestOpenLDAPPlainUser(t *testing.T) {
+	e := slapd(t)
+	suffix := e.Suffix["sessionlog"]
+	c := e.admin(t, suffix)
+	root := addOpenLDAPOU(t, c, suffix, "plain")
+	_, a := addPerson(t, c, root, "pa", "pa-"+itSuffix()+"@example.org")
+	cfg := e.config(suffix, root)
+	cfg.BindDN = "uid=user01,ou=people," + suffix
+	rig := newRig(t, cfg)
+	rep := rig.run()
+	assert.Equal(t, []string{a}, rep.Added)
+	assert.Equal(t, "syncrepl", rig.source())
+
+	bDN, b := addPerson(t, c, root, "pb", "pb-"+itSuffix()+"@example.org")
+	rep = rig.run()
+	assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+	assert.Equal(t, []string{b}, rep.Added)
+	require.NoError(t, c.Del(ldap.NewDelRequest(bDN, nil)))
+	rep = rig.run()
+	assert.Equal(t, []string{b}, rep.Unlinked)
+	assert.Equal(t, "syncrepl", rig.source())
+}
