@@ -907,3 +907,30 @@ func BenchmarkSambaIncremental(b *testing.B) {
 		_ = c.Modify(req)
 	})
 }
+
+// TestSambaWatermarkFromRestoredCopy: the TLS variants are copies of the
+// domain controller's database taken before the test data was loaded, the
+// way a restored backup is: same dsServiceName and invocationId, lower USNs.
+// A watermark from the live DC must not be applied to such a copy: the run
+// reads everything instead of trusting changes "since" a USN the copy never
+// reached.
+func TestSambaWatermarkFromRestoredCopy(t *testing.T) {
+	e := samba(t)
+	cfg := e.config("CN=Users," + e.BaseDN)
+	rig := newRig(t, cfg)
+	rep := rig.run()
+	require.Equal(t, ldapsync.SyncFull, rep.Mode)
+	require.NotEmpty(t, rep.Added, "the built-in groups")
+	rep = rig.run()
+	require.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+
+	rig.cfg.Host = e.SelfSignedHost // plain LDAP on the copy
+	rep = rig.run()
+	assert.Equal(t, ldapsync.SyncFull, rep.Mode)
+	assert.Equal(t, e.SelfSignedHost, rep.Host)
+	assert.True(t, anyContains(rep.Warnings, "went back"), "%q", rep.Warnings)
+	assert.Empty(t, rep.Unlinked)
+	assert.Empty(t, rep.Deleted)
+	rep = rig.run()
+	assert.Equal(t, ldapsync.SyncIncremental, rep.Mode, "the copy's own watermark is used from now on")
+}
