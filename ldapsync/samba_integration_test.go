@@ -934,3 +934,43 @@ func TestSambaWatermarkFromRestoredCopy(t *testing.T) {
 	rep = rig.run()
 	assert.Equal(t, ldapsync.SyncIncremental, rep.Mode, "the copy's own watermark is used from now on")
 }
+
+// TestSambaOUMoves: renaming or moving an OU changes the DNs below it
+// without changing those objects; both change sources notice.
+func TestSambaOUMoves(t *testing.T) {
+	e := samba(t)
+	for _, tc := range []struct{ source, bind, pass string }{
+		{"dirsync", e.BindDN, e.Password},
+		{"usn", e.ReaderDN, e.ReaderPassword},
+	} {
+		t.Run(tc.source, func(t *testing.T) {
+			c := e.admin(t)
+			root := scratchOU(t, c, e.ScratchDN, "ou")
+			outside := scratchOU(t, c, e.ScratchDN, "away")
+			team := "OU=team," + root
+			req := ldap.NewAddRequest(team, nil)
+			req.Attribute("objectClass", []string{"organizationalUnit"})
+			require.NoError(t, c.Add(req))
+			_, u := addADUser(t, c, team, adUser{CN: "member", Mail: "member-" + itSuffix() + "@corp.example.test"})
+			cfg := e.config(root)
+			cfg.BindDN, cfg.BindPassword = tc.bind, ldapsync.Secret(tc.pass)
+			rig := newRig(t, cfg)
+			rig.run()
+			require.Equal(t, tc.source, rig.source())
+			require.Contains(t, rig.linked(), u)
+
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest(team, "OU=crew", true, "")))
+			rep := rig.run()
+			assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+			assert.Equal(t, []string{u}, rep.Updated)
+			assert.Equal(t, "CN=member,OU=crew,"+root, rig.linked()[u].DN)
+
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest("OU=crew,"+root, "OU=crew", true, outside)))
+			rep = rig.run()
+			assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+			assert.Equal(t, []string{u}, rep.Unlinked)
+			assert.Empty(t, rig.linked())
+			assert.Equal(t, tc.source, rig.source())
+		})
+	}
+}
