@@ -974,3 +974,24 @@ func TestSambaOUMoves(t *testing.T) {
 		})
 	}
 }
+
+// TestSambaPlanWritesNothing: a dry run over the real directory lists the
+// writes a run would make and leaves the target and the state alone.
+func TestSambaPlanWritesNothing(t *testing.T) {
+	e := samba(t)
+	rig := newRig(t, e.config(e.RootDN))
+	s, err := ldapsync.NewSyncer(rig.cfg, rig.target, rig.store)
+	require.NoError(t, err)
+	plan, err := s.Plan(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, ldapsync.SyncFull, plan.Mode)
+	assert.Equal(t, e.Host, plan.Host)
+	assert.Len(t, plan.Changes, e.Staff+e.Contacts+e.Groups+1)
+	assert.Zero(t, rig.target.Writes())
+	st, err := rig.store.Load(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, st.Watermark.Source)
+
+	rep := rig.run()
+	assert.Len(t, rep.Added, len(plan.Changes), "the run does what the plan said")
+}
