@@ -14,12 +14,15 @@ import (
 )
 
 // StateVersion is the version of the [State] layout this package writes.
-const StateVersion = 1
+// Version 2 is a compact binary encoding (see [FileStore]); states of
+// version 1 (JSON) are still read.
+const StateVersion = 2
 
 // State is what a [Syncer] remembers between runs: the directory watermark
 // and, per object, the record last read and a fingerprint of what the
-// target holds. Treat it as opaque; a [StateStore] persists it (JSON is the
-// intended encoding).
+// target holds. Treat it as opaque; a [StateStore] persists it. Records
+// are shared between the states of successive runs: never modify one in
+// place.
 type State struct {
 	Version   int                     `json:"version"`
 	Watermark Watermark               `json:"watermark"`
@@ -84,6 +87,11 @@ func (s *State) check() error {
 	if s.Version != StateVersion {
 		return fmt.Errorf("version %d is not supported (want %d)", s.Version, StateVersion)
 	}
+	return s.checkObjects()
+}
+
+// checkObjects validates the per-object records.
+func (s *State) checkObjects() error {
 	for id, o := range s.Objects {
 		if id == "" {
 			return errors.New("objects: empty object ID")
@@ -116,7 +124,8 @@ type StateStore interface {
 	Save(ctx context.Context, s State) error
 }
 
-// MemoryStore is a [StateStore] in memory, safe for concurrent use.
+// MemoryStore is a [StateStore] in memory, safe for concurrent use. It
+// keeps the state in the compact encoding of [FileStore].
 type MemoryStore struct {
 	mu    sync.Mutex
 	state []byte
@@ -143,7 +152,7 @@ func (m *MemoryStore) Save(ctx context.Context, s State) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(s)
+	b, err := encodeState(s)
 	if err != nil {
 		return &StateError{Op: "save", Err: err}
 	}
@@ -153,7 +162,13 @@ func (m *MemoryStore) Save(ctx context.Context, s State) error {
 	return nil
 }
 
-// FileStore is a [StateStore] in a JSON file, written atomically.
+// FileStore is a [StateStore] in a file, written atomically.
+//
+// The file holds a JSON header (version, watermark, object count), the
+// objects in a compact binary form (IDs and fingerprints as 16 bytes) and a
+// CRC-32C of the whole: a damaged or truncated file is refused, never read
+// as a smaller state. Files of version 1 (one JSON document) are read too
+// and rewritten in the current form by the next save.
 type FileStore struct {
 	path string
 	mu   sync.Mutex
@@ -188,6 +203,17 @@ func decodeState(b []byte, path string) (State, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("file is empty (truncated?); refusing to start over")}
 	}
+	if bytes.HasPrefix(b, []byte(stateMagic)) {
+		s, err := decodeStateV2(b)
+		if err != nil {
+			return State{}, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w; refusing to start over", err)}
+		}
+		return s, nil
+	}
+	if t := bytes.TrimSpace(b); t[0] != '{' {
+		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("corrupt state: not a gatehouse state (no header); refusing to start over")}
+	}
+	// Version 1: one JSON document.
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var s State
@@ -196,6 +222,9 @@ func decodeState(b []byte, path string) (State, error) {
 	}
 	if dec.More() {
 		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("corrupt state: data after the JSON document")}
+	}
+	if s.Version == 1 {
+		s.Version = StateVersion // same content, older encoding
 	}
 	if err := s.check(); err != nil {
 		return State{}, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w", err)}
@@ -209,7 +238,7 @@ func (f *FileStore) Save(ctx context.Context, s State) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(s)
+	b, err := encodeState(s)
 	if err != nil {
 		return &StateError{Path: f.path, Op: "save", Err: err}
 	}

@@ -2,6 +2,9 @@ package ldapsync_test
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -157,6 +160,13 @@ func FuzzFileStoreLoad(f *testing.F) {
 	f.Add([]byte(`{"version":1,"watermark":{"source":"usn","usn":5},"objects":{"a":{"applied":"x"}}}`))
 	f.Add([]byte(`{"version":1,"objects":{"x":{"source":{"kind":"group","dn":"CN=G","members":["a"]}}}}`))
 	f.Add([]byte(`{`))
+	seed := filepath.Join(f.TempDir(), "seed")
+	if err := ldapsync.NewFileStore(seed).Save(context.Background(), richState()); err != nil {
+		f.Fatal(err)
+	}
+	if b, err := os.ReadFile(seed); err == nil {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "s.json")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -192,4 +202,118 @@ func TestFileStoreSaveErrorNamesTheFile(t *testing.T) {
 	assert.Contains(t, err.Error(), path)
 	_, err = ldapsync.NewFileStore(path).Load(ctx)
 	assert.ErrorIs(t, err, ldapsync.ErrState, "an unreadable location is not a first run")
+}
+
+func richState() ldapsync.State {
+	return ldapsync.State{
+		Version: ldapsync.StateVersion,
+		Watermark: ldapsync.Watermark{Source: "syncrepl", Scope: "ab12", Cookie: []byte("rid=000,csn=1"),
+			Policy: "p1", Timestamp: "20250101000000Z"},
+		Objects: map[string]*ldapsync.ObjectState{
+			"6f9619ff-8b86-d011-b42d-00c04fc964ff": {
+				Source: &ldapsync.Record{Kind: ldapsync.KindUser, DN: "CN=A,DC=x", Email: "a@example.com",
+					Aliases: []string{"a1@example.com", "a2@example.com"}, DisplayName: "A", Disabled: true,
+					Attributes: map[string][]string{"title": {"Engineer"}, "sn": {"A", "Ä"}}},
+				Applied: "0123456789abcdef0123456789abcdef", AppliedKind: ldapsync.KindUser,
+				Wanted: "0123456789abcdef0123456789abcdef", AppliedDisabled: true,
+			},
+			"not-a-uuid": {
+				Source:  &ldapsync.Record{Kind: ldapsync.KindContact, DN: "CN=C,DC=x", Problems: []string{"bad"}},
+				Applied: "0123456789ABCDEF0123456789ABCDEF", AppliedKind: ldapsync.KindContact,
+				Wanted: "fedcba9876543210fedcba9876543210",
+			},
+			"1f9619ff-8b86-d011-b42d-00c04fc964ff": {
+				Source: &ldapsync.Record{Kind: ldapsync.KindGroup, DN: "CN=G,DC=x", Email: "g@example.com",
+					Members:   []string{"6f9619ff-8b86-d011-b42d-00c04fc964ff", "not-a-uuid"},
+					MemberDNs: []string{"CN=Gone,DC=x"}},
+				Applied: "abc", AppliedKind: ldapsync.KindGroup,
+			},
+			"2f9619ff-8b86-d011-b42d-00c04fc964ff": {Applied: "x", AppliedKind: "printer"},
+		},
+	}
+}
+
+func TestStateEncodingRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state")
+	fs := ldapsync.NewFileStore(path)
+	want := richState()
+	require.NoError(t, fs.Save(ctx, want))
+	got, err := fs.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want.Watermark.FullAt.IsZero(), got.Watermark.FullAt.IsZero())
+	assert.Equal(t, want, got)
+
+	m := ldapsync.NewMemoryStore()
+	require.NoError(t, m.Save(ctx, want))
+	got, err = m.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+func TestFileStoreReadsVersion1JSON(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	v1 := `{"version":1,"watermark":{"source":"usn","usn":7},"objects":{"6f9619ff-8b86-d011-b42d-00c04fc964ff":` +
+		`{"source":{"kind":"user","dn":"CN=A,DC=x","email":"a@example.com"},"applied":"abc","appliedKind":"user"}}}`
+	require.NoError(t, os.WriteFile(path, []byte(v1), 0o600))
+	fs := ldapsync.NewFileStore(path)
+	st, err := fs.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ldapsync.StateVersion, st.Version)
+	assert.Equal(t, int64(7), st.Watermark.USN)
+	assert.Equal(t, "abc", st.Objects["6f9619ff-8b86-d011-b42d-00c04fc964ff"].Applied)
+
+	// The next save writes the current encoding, which loads back the same.
+	require.NoError(t, fs.Save(ctx, st))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotEqual(t, byte('{'), b[0])
+	back, err := fs.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, st, back)
+}
+
+func TestFileStoreRefusesDamagedEncoding(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state")
+	require.NoError(t, ldapsync.NewFileStore(path).Save(ctx, richState()))
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	damage := map[string][]byte{}
+	for _, n := range []int{1, 16, 20, len(good) / 2, len(good) - 4, len(good) - 1} {
+		damage[fmt.Sprintf("truncated to %d", n)] = good[:n]
+	}
+	for _, i := range []int{17, 30, len(good) / 2, len(good) - 5, len(good) - 1} {
+		b := append([]byte(nil), good...)
+		b[i] ^= 0x40
+		damage[fmt.Sprintf("byte %d flipped", i)] = b
+	}
+	damage["appended"] = append(append([]byte(nil), good...), 0)
+	for name, b := range damage {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "state")
+			require.NoError(t, os.WriteFile(p, b, 0o600))
+			_, err := ldapsync.NewFileStore(p).Load(ctx)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ldapsync.ErrState)
+			assert.Contains(t, err.Error(), "refusing to start over")
+		})
+	}
+}
+
+func TestFileStoreRefusesUnknownVersion(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state")
+	hdr := []byte(`{"version":3,"watermark":{},"objects":0}`)
+	b := append([]byte("gatehouse-state\n"), byte(len(hdr)))
+	b = append(b, hdr...)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	_, err := ldapsync.NewFileStore(path).Load(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ldapsync.ErrState)
+	assert.Contains(t, err.Error(), "version 3 is not supported")
 }

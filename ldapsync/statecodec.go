@@ -1,0 +1,450 @@
+package ldapsync
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+)
+
+// The state encoding (version 2):
+//
+//	magic "gatehouse-state\n"
+//	uvarint length, then a JSON header {"version":2,"watermark":{...},"objects":N}
+//	N object records (binary, below)
+//	CRC-32C of everything before it, 4 bytes big-endian
+//
+// An object record: its ID (a canonical UUID as 16 bytes, anything else as
+// a string), a flags byte, the applied fingerprint (16 bytes when it is 32
+// lower-case hex digits), the applied kind, the wanted fingerprint (often
+// "same as applied") and, when present, the source record. Strings are a
+// uvarint length and the bytes; lists are a uvarint count and the items.
+// Decoded strings are slices of one copy of the file, so a loaded state
+// costs one allocation for all its text.
+const stateMagic = "gatehouse-state\n"
+
+var stateCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// Tags of the compact values.
+const (
+	tagUUID   = 0 // 16 bytes
+	tagString = 1 // uvarint length + bytes
+
+	fpNone   = 0
+	fpHex16  = 1 // 16 bytes, 32 lower-case hex digits when decoded
+	fpString = 2
+	fpSame   = 3 // wanted only: same as applied
+
+	kindNone   = 0
+	kindUser   = 1
+	kindCont   = 2
+	kindGroup  = 3
+	kindString = 4 // applied kind only: an unknown kind, as a string
+
+	objHasSource       = 1 << 0
+	objAppliedDisabled = 1 << 1
+	recDisabled        = 1 << 0
+)
+
+type stateHeader struct {
+	Version   int       `json:"version"`
+	Watermark Watermark `json:"watermark"`
+	Objects   int       `json:"objects"`
+}
+
+// encodeState writes s in the version 2 encoding.
+func encodeState(s State) ([]byte, error) {
+	if err := s.checkObjects(); err != nil {
+		return nil, err
+	}
+	hdr, err := json.Marshal(stateHeader{Version: StateVersion, Watermark: s.Watermark, Objects: len(s.Objects)})
+	if err != nil {
+		return nil, err
+	}
+	e := stateEncoder{b: make([]byte, 0, 64+len(hdr)+len(s.Objects)*256)}
+	e.b = append(e.b, stateMagic...)
+	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
+	e.b = append(e.b, hdr...)
+	for id, o := range s.Objects {
+		e.id(id)
+		var flags byte
+		if o.Source != nil {
+			flags |= objHasSource
+		}
+		if o.AppliedDisabled {
+			flags |= objAppliedDisabled
+		}
+		e.b = append(e.b, flags)
+		e.fp(o.Applied)
+		if k := kindCode(o.AppliedKind); k != kindString {
+			e.b = append(e.b, k)
+		} else {
+			e.b = append(e.b, kindString)
+			e.str(o.AppliedKind)
+		}
+		if o.Wanted != "" && o.Wanted == o.Applied {
+			e.b = append(e.b, fpSame)
+		} else {
+			e.fp(o.Wanted)
+		}
+		if r := o.Source; r != nil {
+			e.b = append(e.b, kindCode(r.Kind))
+			var rf byte
+			if r.Disabled {
+				rf |= recDisabled
+			}
+			e.b = append(e.b, rf)
+			e.str(r.DN)
+			e.str(r.Email)
+			e.strs(r.Aliases)
+			e.strs(r.Problems)
+			e.str(r.DisplayName)
+			e.b = binary.AppendUvarint(e.b, uint64(len(r.Attributes)))
+			for _, k := range sortedKeys(r.Attributes) {
+				e.str(k)
+				e.strs(r.Attributes[k])
+			}
+			e.b = binary.AppendUvarint(e.b, uint64(len(r.Members)))
+			for _, m := range r.Members {
+				e.id(m)
+			}
+			e.strs(r.MemberDNs)
+		}
+	}
+	return binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC)), nil
+}
+
+type stateEncoder struct{ b []byte }
+
+func (e *stateEncoder) str(s string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func (e *stateEncoder) strs(v []string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(v)))
+	for _, s := range v {
+		e.str(s)
+	}
+}
+
+func (e *stateEncoder) id(id string) {
+	if u, ok := parseUUID(id); ok {
+		e.b = append(e.b, tagUUID)
+		e.b = append(e.b, u[:]...)
+		return
+	}
+	e.b = append(e.b, tagString)
+	e.str(id)
+}
+
+func (e *stateEncoder) fp(fp string) {
+	switch {
+	case fp == "":
+		e.b = append(e.b, fpNone)
+	case isLowerHex(fp, 32):
+		e.b = append(e.b, fpHex16)
+		e.b, _ = hex.AppendDecode(e.b, []byte(fp)) // checked by isLowerHex
+	default:
+		e.b = append(e.b, fpString)
+		e.str(fp)
+	}
+}
+
+func kindCode(k string) byte {
+	switch k {
+	case "":
+		return kindNone
+	case KindUser:
+		return kindUser
+	case KindContact:
+		return kindCont
+	case KindGroup:
+		return kindGroup
+	}
+	return kindString
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseUUID reads a canonical lower-case UUID (8-4-4-4-12 hex digits), the
+// form of every objectGUID and entryUUID the reader produces.
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if s[i] == '-' {
+			i++
+			continue
+		}
+		hi, ok1 := hexNibble(s[i])
+		lo, ok2 := hexNibble(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
+}
+
+func hexNibble(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func formatUUID(u []byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], u[10:16])
+	return string(b[:])
+}
+
+// decodeStateV2 reads the version 2 encoding; b starts with stateMagic.
+func decodeStateV2(b []byte) (State, error) {
+	if len(b) < len(stateMagic)+4 {
+		return State{}, errors.New("truncated")
+	}
+	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, stateCRC) != sum {
+		return State{}, errors.New("checksum mismatch (truncated or damaged file)")
+	}
+	d := stateDecoder{s: string(body), off: len(stateMagic)}
+	n := d.count(1)
+	if d.err != nil || n > len(d.s)-d.off {
+		return State{}, errors.New("header: bad length")
+	}
+	var hdr stateHeader
+	dec := json.NewDecoder(bytes.NewReader(body[d.off : d.off+n]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&hdr); err != nil {
+		return State{}, fmt.Errorf("header: %w", err)
+	}
+	d.off += n
+	if hdr.Version != StateVersion {
+		return State{}, fmt.Errorf("version %d is not supported (want %d)", hdr.Version, StateVersion)
+	}
+	// Every object takes at least 5 bytes: a count beyond that is damage.
+	if hdr.Objects < 0 || hdr.Objects > (len(d.s)-d.off)/5 {
+		return State{}, fmt.Errorf("header: objects: %d does not fit the file", hdr.Objects)
+	}
+	st := State{Version: hdr.Version, Watermark: hdr.Watermark}
+	if hdr.Objects > 0 {
+		st.Objects = make(map[string]*ObjectState, hdr.Objects)
+	}
+	objs := make([]ObjectState, hdr.Objects)
+	var recs []Record
+	for i := range objs {
+		id := d.id()
+		o := &objs[i]
+		flags := d.byte()
+		o.AppliedDisabled = flags&objAppliedDisabled != 0
+		o.Applied = d.fp(false, "")
+		switch k := d.byte(); k {
+		case kindString:
+			o.AppliedKind = d.str()
+		default:
+			o.AppliedKind = kindName(k, &d)
+		}
+		o.Wanted = d.fp(true, o.Applied)
+		if flags&objHasSource != 0 {
+			if len(recs) == 0 {
+				recs = make([]Record, min(hdr.Objects-i, 4096))
+			}
+			r := &recs[0]
+			recs = recs[1:]
+			r.Kind = kindName(d.byte(), &d)
+			r.Disabled = d.byte()&recDisabled != 0
+			r.DN = d.str()
+			r.Email = d.str()
+			r.Aliases = d.strs()
+			r.Problems = d.strs()
+			r.DisplayName = d.str()
+			if na := d.count(2); na > 0 {
+				r.Attributes = make(map[string][]string, na)
+				for range na {
+					k := d.str()
+					r.Attributes[k] = d.strs()
+				}
+			}
+			if nm := d.count(2); nm > 0 {
+				r.Members = make([]string, nm)
+				for j := range r.Members {
+					r.Members[j] = d.id()
+				}
+			}
+			r.MemberDNs = d.strs()
+			o.Source = r
+		}
+		if d.err != nil {
+			return State{}, fmt.Errorf("object %d: %w", i, d.err)
+		}
+		if _, dup := st.Objects[id]; dup {
+			return State{}, fmt.Errorf("objects[%s]: stored twice", id)
+		}
+		st.Objects[id] = o
+	}
+	if d.off != len(d.s) {
+		return State{}, errors.New("data after the last object")
+	}
+	if err := st.check(); err != nil {
+		return State{}, err
+	}
+	return st, nil
+}
+
+type stateDecoder struct {
+	s   string
+	off int
+	err error
+}
+
+var errShort = errors.New("truncated record")
+
+func (d *stateDecoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.off = len(d.s)
+}
+
+func (d *stateDecoder) byte() byte {
+	if d.off >= len(d.s) {
+		d.fail(errShort)
+		return 0
+	}
+	c := d.s[d.off]
+	d.off++
+	return c
+}
+
+// count reads a uvarint that counts items of at least minSize bytes each.
+func (d *stateDecoder) count(minSize int) int {
+	var v uint64
+	var shift uint
+	for {
+		if d.off >= len(d.s) {
+			d.fail(errShort)
+			return 0
+		}
+		c := d.s[d.off]
+		d.off++
+		if shift > 63 || (shift == 63 && c > 1) {
+			d.fail(errors.New("length overflows"))
+			return 0
+		}
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+		shift += 7
+	}
+	if v > math.MaxInt32 || int(v) > (len(d.s)-d.off)/minSize {
+		d.fail(errShort)
+		return 0
+	}
+	return int(v)
+}
+
+func (d *stateDecoder) take(n int) string {
+	if n > len(d.s)-d.off {
+		d.fail(errShort)
+		return ""
+	}
+	v := d.s[d.off : d.off+n]
+	d.off += n
+	return v
+}
+
+func (d *stateDecoder) str() string { return d.take(d.count(1)) }
+
+func (d *stateDecoder) strs() []string {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	v := make([]string, n)
+	for i := range v {
+		v[i] = d.str()
+	}
+	return v
+}
+
+func (d *stateDecoder) id() string {
+	switch d.byte() {
+	case tagUUID:
+		u := d.take(16)
+		if d.err != nil {
+			return ""
+		}
+		return formatUUID([]byte(u))
+	case tagString:
+		return d.str()
+	}
+	d.fail(errors.New("unknown ID encoding"))
+	return ""
+}
+
+func (d *stateDecoder) fp(wanted bool, applied string) string {
+	switch t := d.byte(); {
+	case t == fpNone:
+		return ""
+	case t == fpHex16:
+		raw := d.take(16)
+		if d.err != nil {
+			return ""
+		}
+		return hex.EncodeToString([]byte(raw))
+	case t == fpString:
+		return d.str()
+	case t == fpSame && wanted:
+		return applied
+	}
+	d.fail(errors.New("unknown fingerprint encoding"))
+	return ""
+}
+
+func kindName(k byte, d *stateDecoder) string {
+	switch k {
+	case kindNone:
+		return ""
+	case kindUser:
+		return KindUser
+	case kindCont:
+		return KindContact
+	case kindGroup:
+		return KindGroup
+	}
+	d.fail(fmt.Errorf("unknown kind code %d", k))
+	return ""
+}
