@@ -327,7 +327,9 @@ func TestReadRestartsAfterConnectionDrop(t *testing.T) {
 	assert.Contains(t, strings.Join(rep.Warnings, "\n"), "restarted")
 
 	// A second drop in the restarted read fails the run: nothing applied.
+	// (Another DC answers, so the read is a full one, long enough to cut.)
 	require.NoError(t, e.dir.Delete("CN=K00,CN=Users,"+e.dir.BaseDN()))
+	require.NoError(t, e.dir.SwitchDC("DC2"))
 	e.cfg.MaxSyncDeletions = 5
 	dials.Store(0)
 	e.opts = []ldapsync.Option{ldapsync.WithDialer(func(ctx context.Context, network, addr string) (net.Conn, error) {

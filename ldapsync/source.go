@@ -143,6 +143,11 @@ type reader struct {
 	log    *slog.Logger
 	scope  string // LDAP filter selecting every object in scope
 	idAttr string
+	// enumNeeded, when set, decides whether enumerate must read every ID:
+	// with a change source that reports deletions and moves itself, only
+	// a renamed or moved container (whose objects change DN without
+	// changing) needs the enumeration.
+	enumNeeded func(ctx context.Context) (bool, error)
 }
 
 func newReader(s *session, cfg Config, info *dirInfo, log *slog.Logger) *reader {
@@ -462,8 +467,18 @@ func firstOf(e *ldap.Entry, names ...string) string {
 }
 
 // enumerate returns every ID in scope with its DN, reading only the ID
-// attribute.
+// attribute. It returns nil (and reads nothing) when the change source
+// already reported every removal and move (see reader.enumNeeded).
 func (r *reader) enumerate(ctx context.Context) (map[string]string, error) {
+	if r.enumNeeded != nil {
+		need, err := r.enumNeeded(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !need {
+			return nil, nil
+		}
+	}
 	ids := map[string]string{}
 	_, err := r.search(ctx, "enumerate object IDs", r.scope, []string{r.idAttr}, func(e *ldap.Entry) error {
 		if r.idAttr == "objectGUID" {
@@ -481,6 +496,40 @@ func (r *reader) enumerate(ctx context.Context) (map[string]string, error) {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// containerClasses are the Active Directory classes that can hold users,
+// contacts and groups.
+var containerClasses = []string{"organizationalUnit", "container", "organization", "locality",
+	"country", "builtinDomain", "domainDNS", "lostAndFound"}
+
+// containersChangedSince reports whether any container in the naming
+// context of RootDN changed after usn (renamed, moved, created, or edited):
+// the one case where objects change DN while keeping their uSNChanged, so
+// that DirSync does not report them. A single search, at most one entry.
+func containersChangedSince(usn int64) func(ctx context.Context, r *reader) (bool, error) {
+	return func(ctx context.Context, r *reader) (bool, error) {
+		base, err := namingContextOf(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "(&(uSNChanged>=%d)(|", usn+1)
+		for _, c := range containerClasses {
+			sb.WriteString("(objectClass=" + c + ")")
+		}
+		sb.WriteString("))")
+		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, 0, false,
+			sb.String(), []string{"1.1"}, nil)
+		res, err := r.s.conn.Search(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			return true, nil
+		}
+		if err != nil {
+			return false, &ReadError{Op: "look for changed containers", Err: ctxErr(ctx, err)}
+		}
+		return len(res.Entries) > 0, nil
+	}
 }
 
 // readFull reads the whole scope.

@@ -365,8 +365,18 @@ func TestIncrementalReadsOnlyChanges(t *testing.T) {
 	after = e.dir.Stats()
 	assert.Len(t, rep.Added, 1)
 	// Root DSE + DSA + one changed entry (named by DirSync, then read
-	// whole) + the ID enumeration (301 users and Administrator).
-	assert.Equal(t, int64(2+2+302), after.Entries-before.Entries)
+	// whole); no ID enumeration: DirSync reports deletions itself and no
+	// container changed.
+	assert.Equal(t, int64(2+2), after.Entries-before.Entries)
+
+	// A deletion is read as one tombstone.
+	require.NoError(t, e.dir.Delete("CN=U000,CN=Users,"+e.dir.BaseDN()))
+	e.cfg.MaxSyncDeletions = 1
+	before = e.dir.Stats()
+	rep = e.run()
+	after = e.dir.Stats()
+	assert.Len(t, rep.Unlinked, 1)
+	assert.Equal(t, int64(2+1), after.Entries-before.Entries)
 }
 
 func TestPagingAboveSizeLimit(t *testing.T) {
@@ -616,7 +626,9 @@ func TestReadEndingEarlyRemovesNothing(t *testing.T) {
 
 	t.Run("incremental", func(t *testing.T) {
 		require.NoError(t, e.dir.Delete(us[0].DN))
-		require.NoError(t, e.dir.SetFaults(ldapsynctest.Faults{DropAfterEntries: 5}))
+		// The connection drops before DirSync's tombstone arrives (the
+		// root DSE and the DSA object are the first two entries).
+		require.NoError(t, e.dir.SetFaults(ldapsynctest.Faults{DropAfterEntries: 2}))
 		before := e.target.Writes()
 		_, err := e.tryRun()
 		require.Error(t, err)
@@ -824,4 +836,35 @@ func TestTargetAheadOrBehindState(t *testing.T) {
 		assert.Equal(t, before+1, e.target.Writes())
 		assert.Contains(t, e.linked(), "foreign")
 	})
+}
+
+// TestContainerMovedOutOfRootDN: an OU moved out of RootDN takes its users
+// out of scope without changing them (DirSync does not name them); the
+// changed container makes the run enumerate IDs and remove them.
+func TestContainerMovedOutOfRootDN(t *testing.T) {
+	e := newEnv(t)
+	root := e.addOU("Root")
+	away := e.addOU("Away")
+	team, err := e.dir.AddOU("Team", root)
+	require.NoError(t, err)
+	e.cfg.RootDN = root
+	e.cfg.MaxSyncDeletions = 10
+	u := e.addUserIn(team.DN, "Member", "member@example.com")
+	stays := e.addUserIn(root, "Stays", "stays@example.com")
+	e.run()
+	require.Contains(t, e.linked(), u.ID)
+
+	// Nothing changed: no enumeration.
+	before := e.dir.Stats()
+	rep := e.run()
+	assert.Equal(t, int64(2), e.dir.Stats().Entries-before.Entries)
+	assert.Empty(t, rep.Unlinked)
+
+	_, err = e.dir.Move(team.DN, away)
+	require.NoError(t, err)
+	rep = e.run()
+	assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+	assert.Equal(t, []string{u.ID}, rep.Unlinked)
+	assert.NotContains(t, e.linked(), u.ID)
+	assert.Contains(t, e.linked(), stays.ID)
 }

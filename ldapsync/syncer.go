@@ -159,7 +159,15 @@ func (s *Syncer) read(ctx context.Context, prev Watermark) (*readResult, string,
 		return nil, "", err
 	}
 	r := newReader(sess, s.cfg, info, s.opts.logger)
-	res, err := chooseSource(info).read(ctx, r, prev)
+	src := chooseSource(info)
+	if _, ok := src.(dirSyncSource); ok && prev.Source == src.name() && prev.USN > 0 {
+		// DirSync reports deletions (tombstones) and objects moved or
+		// renamed themselves; every ID needs reading only when a
+		// container changed.
+		check := containersChangedSince(prev.USN)
+		r.enumNeeded = func(ctx context.Context) (bool, error) { return check(ctx, r) }
+	}
+	res, err := src.read(ctx, r, prev)
 	if err != nil {
 		return nil, "", err
 	}
