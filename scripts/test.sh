@@ -20,6 +20,18 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== staticcheck"
+if command -v staticcheck >/dev/null 2>&1; then
+	staticcheck ./...
+elif [ "${CI:-}" = true ]; then
+	echo "staticcheck is not installed (.ci/run installs it)"; exit 1
+else
+	echo "staticcheck not installed: skipped (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2)"
+fi
+
+echo "== go vet in bench/ (benchmarks compile; the root module's compile with go vet above)"
+(cd bench && go vet ./...)
+
 servers=no
 want_servers() {
 	[ "${GATEHOUSE_INTEGRATION:-}" = 0 ] && return 1
