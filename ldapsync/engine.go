@@ -69,7 +69,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 	allowed := func(a string) bool { return len(domains) == 0 || domains[addressDomain(a)] }
 	ids := sortedKeys(view)
-	users := map[string]*User{}
+	users := make(map[string]*User, len(view))
+	userSlab := make([]User, 0, len(view)) // one allocation for every user of the run
 	groups := map[string]*Group{}
 	skip := func(id string, rec *Record, reason string) {
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
@@ -93,8 +94,9 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 				skip(id, rec, fmt.Sprintf("primary address domain %s is not in FilterEmailDomains", addressDomain(rec.Email)))
 				continue
 			}
-			u := &User{ID: id, DN: rec.DN, Email: rec.Email, DisplayName: rec.DisplayName,
-				Contact: rec.Kind == KindContact, Attributes: rec.Attributes}
+			userSlab = append(userSlab, User{ID: id, DN: rec.DN, Email: rec.Email, DisplayName: rec.DisplayName,
+				Contact: rec.Kind == KindContact, Attributes: rec.Attributes})
+			u := &userSlab[len(userSlab)-1]
 			for _, a := range rec.Aliases {
 				if allowed(a) {
 					u.Aliases = append(u.Aliases, a)
@@ -115,14 +117,29 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 
 	// 3. Duplicate addresses: every object claiming an address another
 	// object also claims is held (left as the target has it) and reported.
+	// first holds the first claimant of every address, claims every
+	// claimant of the addresses claimed more than once.
+	first := make(map[string]string, len(view))
 	claims := map[string][]string{}
 	claim := func(id, a string) {
-		for _, c := range claims[a] {
-			if c == id {
+		f, ok := first[a]
+		if !ok {
+			first[a] = id
+			return
+		}
+		if f == id {
+			return
+		}
+		c := claims[a]
+		if c == nil {
+			c = []string{f}
+		}
+		for _, o := range c {
+			if o == id {
 				return
 			}
 		}
-		claims[a] = append(claims[a], id)
+		claims[a] = append(c, id)
 	}
 	for _, id := range ids {
 		if u := users[id]; u != nil {
@@ -223,8 +240,10 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	next := State{Version: StateVersion, Watermark: res.watermark, Objects: make(map[string]*ObjectState, len(view))}
 	next.Watermark.Policy = policy
 	samePolicy := prev.Watermark.Policy == policy
-	for _, id := range ids {
-		next.Objects[id] = &ObjectState{Source: view[id]}
+	slab := make([]ObjectState, len(ids))
+	for i, id := range ids {
+		slab[i].Source = view[id]
+		next.Objects[id] = &slab[i]
 	}
 	keepApplied := func(id string) {
 		fp, dis, kind := applied(id)

@@ -95,3 +95,27 @@ func BenchmarkComputeIncremental(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/user")
 }
+
+func BenchmarkStateEncoding(b *testing.B) {
+	const n = 100000
+	st := compute(Config{}, State{}, syntheticRead(n), map[string]User{}).next
+	enc, err := encodeState(st)
+	require.NoError(b, err)
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encodeState(st); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(enc))/float64(len(st.Objects)), "bytes/object")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeState(enc, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -156,6 +156,9 @@ func (m *MemoryStore) Save(ctx context.Context, s State) error {
 	if err != nil {
 		return &StateError{Op: "save", Err: err}
 	}
+	if cap(b)-len(b) > len(b)/8 {
+		b = bytes.Clone(b) // keep no spare capacity between runs
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.state = b

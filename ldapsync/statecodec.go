@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 )
 
 // The state encoding (version 2):
@@ -103,11 +104,7 @@ func encodeState(s State) ([]byte, error) {
 			e.strs(r.Aliases)
 			e.strs(r.Problems)
 			e.str(r.DisplayName)
-			e.b = binary.AppendUvarint(e.b, uint64(len(r.Attributes)))
-			for _, k := range sortedKeys(r.Attributes) {
-				e.str(k)
-				e.strs(r.Attributes[k])
-			}
+			e.attrs(r.Attributes)
 			e.b = binary.AppendUvarint(e.b, uint64(len(r.Members)))
 			for _, m := range r.Members {
 				e.id(m)
@@ -118,7 +115,25 @@ func encodeState(s State) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC)), nil
 }
 
-type stateEncoder struct{ b []byte }
+type stateEncoder struct {
+	b    []byte
+	keys []string // scratch for attribute names
+}
+
+// attrs writes a record's attributes in name order (the encoding of one
+// state is deterministic apart from the order of the objects).
+func (e *stateEncoder) attrs(m map[string][]string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(m)))
+	e.keys = e.keys[:0]
+	for k := range m {
+		e.keys = append(e.keys, k)
+	}
+	slices.Sort(e.keys)
+	for _, k := range e.keys {
+		e.str(k)
+		e.strs(m[k])
+	}
+}
 
 func (e *stateEncoder) str(s string) {
 	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
@@ -169,17 +184,23 @@ func kindCode(k string) byte {
 	return kindString
 }
 
+// hexDigit marks the lower-case hexadecimal digits.
+var hexDigit = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
+
 func isLowerHex(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
+	ok := true
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
+		ok = ok && hexDigit[s[i]]
 	}
-	return true
+	return ok
 }
 
 // parseUUID reads a canonical lower-case UUID (8-4-4-4-12 hex digits), the
