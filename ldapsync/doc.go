@@ -43,9 +43,11 @@
 // "Replicating Directory Changes" (otherwise uSNChanged), and RFC 4533
 // content synchronisation (refreshOnly) on OpenLDAP with syncprov
 // (otherwise modifyTimestamp). Watermark.Source names the source in use.
-// Removals are found by enumerating object IDs only. Objects whose content
-// did not change cause no target writes. [WithFullSyncEvery] forces a
-// periodic full read to heal drift no change record shows.
+// Removals are found by enumerating object IDs only; with DirSync, which
+// reports deletions itself, only when a container changed since the last
+// run (objects under a renamed or moved OU change DN unreported). Objects
+// whose content did not change cause no target writes. [WithFullSyncEvery]
+// forces a periodic full read to heal drift no change record shows.
 //
 // # Removals and the deletion limit
 //
@@ -69,7 +71,8 @@
 //
 // The [State] (watermark and per-object fingerprints) is saved only after
 // the target accepted every change of the run. [NewFileStore] writes it
-// atomically and refuses a corrupt file instead of starting over. A run
+// atomically, in a compact versioned encoding with a checksum, and refuses
+// a corrupt file instead of starting over. A run
 // interrupted at any point converges when run again, because every
 // [Target] method is idempotent.
 //

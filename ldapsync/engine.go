@@ -220,7 +220,6 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		return false
 	}
-	userGroups := map[string][]string{}
 	for _, id := range ids {
 		g := groups[id]
 		if g == nil {
@@ -229,7 +228,6 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		for _, m := range view[id].Members {
 			if linked(m) {
 				g.Members = append(g.Members, m)
-				userGroups[m] = append(userGroups[m], id)
 			}
 		}
 		sort.Strings(g.Members)
@@ -259,7 +257,6 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 	for _, id := range ids {
 		if u := users[id]; u != nil {
-			u.Groups = userGroups[id]
 			var fp string
 			if po := prev.Objects[id]; samePolicy && po != nil && po.Source == view[id] && po.Wanted != "" {
 				fp = po.Wanted // same record, same policies: same result
@@ -308,6 +305,25 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		if held[id] {
 			keepApplied(id)
+		}
+	}
+	// The groups of the users written (User.Groups is not part of a
+	// user's fingerprint: unchanged users need none).
+	written := map[string]*User{}
+	for _, c := range out.changes {
+		if c.User != nil {
+			written[c.ID] = c.User
+		}
+	}
+	if len(written) > 0 {
+		for _, id := range ids {
+			if g := groups[id]; g != nil {
+				for _, m := range g.Members {
+					if u := written[m]; u != nil {
+						u.Groups = append(u.Groups, id)
+					}
+				}
+			}
 		}
 	}
 	// Group upserts after user upserts, so members exist first.
