@@ -45,7 +45,17 @@
 // (otherwise modifyTimestamp). Watermark.Source names the source in use.
 // Removals are found by enumerating object IDs only; with DirSync, which
 // reports deletions itself, only when a container changed since the last
-// run (objects under a renamed or moved OU change DN unreported). Objects
+// run (objects under a renamed or moved OU change DN unreported).
+// uSNChanged polling also reads the tombstones changed since the watermark
+// with the show-deleted control (1.2.840.113556.1.4.417) where the root
+// DSE lists it and the bind account may read Deleted Objects (on Active
+// Directory, domain administrators by default), so that a deletion is
+// known from the directory's record of it, also one made during the run.
+// An account refused the control or shown no Deleted Objects gets the
+// enumeration alone, without a warning. The enumeration is kept even when
+// tombstones are read: no tombstone shows an object moved out of RootDN,
+// an object the bind account can no longer see, or a deletion older than
+// the tombstone lifetime. Objects
 // whose content did not change cause no target writes. [WithFullSyncEvery]
 // forces a periodic full read to heal drift no change record shows.
 //

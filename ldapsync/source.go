@@ -75,6 +75,7 @@ func readRootDSE(ctx context.Context, s *session) (*dirInfo, error) {
 			return nil, &ReadError{Op: "read invocationId", Err: ctx.Err()}
 		}
 	}
+	applyRunOverrides(ctx, info)
 	return info, nil
 }
 
@@ -592,6 +593,10 @@ func (s usnSource) read(ctx context.Context, r *reader, prev Watermark) (*readRe
 		return nil, err
 	}
 	out.present = ids
+	// Tombstones name the deletions; the enumeration stays (see readTombstones).
+	if err := r.readTombstones(ctx, prev.USN, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
