@@ -7,7 +7,10 @@
 //     those runs;
 //   - raw_ms: the same paged search done with go-ldap alone (no sync);
 //   - enum_ms: a paged go-ldap search of the object IDs alone, the
-//     enumeration an incremental run does to find removals;
+//     enumeration an incremental run does to find removals (with DirSync,
+//     which reports deletions itself, only after a container changed);
+//   - source: the change source of the incremental run (Watermark.Source:
+//     dirsync, usn, syncrepl, timestamp);
 //   - incr_ms: an incremental run after -changes users had their
 //     displayName changed over LDAP (the run must update exactly those);
 //   - rss_*: the process' peak resident set size (getrusage ru_maxrss)
@@ -129,14 +132,15 @@ func run(ctx context.Context, o options) error {
 	var (
 		target *ldapsync.MemoryTarget
 		s      *ldapsync.Syncer
+		store  *ldapsync.MemoryStore
 		rep    *ldapsync.Report
 		full   time.Duration
 		// fullCPU is the client's CPU time (user+system) of that run.
 		fullCPU time.Duration
 	)
 	for i := range max(o.runs, 1) {
-		target = ldapsync.NewMemoryTarget()
-		s, err = ldapsync.NewSyncer(cfg, target, ldapsync.NewMemoryStore())
+		target, store = ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore()
+		s, err = ldapsync.NewSyncer(cfg, target, store)
 		if err != nil {
 			return err
 		}
@@ -247,7 +251,12 @@ func run(ctx context.Context, o options) error {
 	}
 
 	// Peak heap of one more full sync into a fresh target.
-	s, target = nil, nil
+	st, err := store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	source := st.Watermark.Source
+	s, target, store = nil, nil, nil
 	var (
 		rep2    *ldapsync.Report
 		peakErr error
@@ -267,9 +276,9 @@ func run(ctx context.Context, o options) error {
 	}
 
 	n := float64(objects)
-	fmt.Printf("%sobjects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
+	fmt.Printf("%ssource=%s objects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
 		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f\n",
-		prefix(o.label), objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(),
+		prefix(o.label), source, objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(),
 		raw.Milliseconds(), enum.Milliseconds(), incr.Milliseconds(), incrCPU.Milliseconds(),
 		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
 		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n)
