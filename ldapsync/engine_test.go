@@ -3,6 +3,7 @@ package ldapsync
 import (
 	"fmt"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -118,4 +119,44 @@ func BenchmarkStateEncoding(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestWritesOwnTheirStrings: users, groups and report entries handed out
+// by the syncer share no bytes with a decoded state, whose strings are
+// slices of one buffer that would otherwise stay alive with them.
+func TestWritesOwnTheirStrings(t *testing.T) {
+	st := State{Version: StateVersion, Objects: map[string]*ObjectState{
+		"id-1": {Source: &Record{Kind: KindUser, DN: "CN=U,DC=x", Email: "u@example.com", DisplayName: "U",
+			Aliases: []string{"a@example.com"}, Attributes: map[string][]string{"title": {"Engineer"}}}, Applied: "fp"},
+		"id-2": {Source: &Record{Kind: KindGroup, DN: "CN=G,DC=x", DisplayName: "G", Email: "g@example.com",
+			Members: []string{"id-1"}}, Applied: "fp"},
+	}}
+	b, err := encodeState(st)
+	require.NoError(t, err)
+	loaded, err := decodeStateV2(b)
+	require.NoError(t, err)
+	rec := loaded.Objects["id-1"].Source
+	grec := loaded.Objects["id-2"].Source
+
+	shared := func(a, b string) bool { return len(a) > 0 && unsafe.StringData(a) == unsafe.StringData(b) }
+	u := &User{ID: "id-1", DN: rec.DN, Email: rec.Email, DisplayName: rec.DisplayName, Aliases: rec.Aliases,
+		Attributes: rec.Attributes, Groups: []string{grec.Members[0]}}
+	ou := ownedUser(u)
+	assert.Equal(t, *u, ou)
+	assert.False(t, shared(ou.DN, rec.DN) || shared(ou.Email, rec.Email) || shared(ou.DisplayName, rec.DisplayName))
+	assert.False(t, shared(ou.Aliases[0], rec.Aliases[0]))
+	for k, v := range ou.Attributes {
+		for rk, rv := range rec.Attributes {
+			assert.False(t, shared(k, rk) || shared(v[0], rv[0]))
+		}
+	}
+	g := &Group{ID: "id-2", DN: grec.DN, Name: grec.DisplayName, Email: grec.Email, Members: grec.Members}
+	og := ownedGroup(g)
+	assert.Equal(t, *g, og)
+	assert.False(t, shared(og.DN, grec.DN) || shared(og.Name, grec.DisplayName) || shared(og.Email, grec.Email))
+	sk := ownedSkips([]Skip{{ID: "id-1", DN: rec.DN, Reason: "r"}})
+	assert.False(t, shared(sk[0].DN, rec.DN))
+	rep := &Report{}
+	record(rep, Change{Op: OpAdd, ID: rec.DN})
+	assert.False(t, shared(rep.Added[0], rec.DN))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -257,7 +258,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	if holdRemovals != "" {
 		out.withhold(holdRemovals)
 	}
-	rep := &Report{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}
+	rep := &Report{Mode: modeOf(out), Host: p.host, Skipped: ownedSkips(out.skipped), Warnings: out.warnings}
 	if out.full && out.fullReason != "" {
 		rep.Warnings = append([]string{"full read: " + out.fullReason}, rep.Warnings...)
 	}
@@ -266,7 +267,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	writes := append([]Change(nil), out.changes...)
 	if out.withheld {
 		for _, c := range out.removals {
-			rep.Withheld = append(rep.Withheld, c.ID)
+			rep.Withheld = append(rep.Withheld, strings.Clone(c.ID))
 		}
 	} else {
 		writes = append(writes, out.removals...)
@@ -303,7 +304,7 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 	switch c.Op {
 	case OpAdd, OpUpdate, OpEnable:
 		op = "upsert"
-		err = s.target.Upsert(ctx, c.User.clone())
+		err = s.target.Upsert(ctx, ownedUser(c.User))
 	case OpDisable:
 		if c.viaDisable {
 			op = "disable"
@@ -311,15 +312,15 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 			if err != nil && ctx.Err() == nil {
 				// The target may have lost the user: write it whole.
 				op = "upsert"
-				err = s.target.Upsert(ctx, c.User.clone())
+				err = s.target.Upsert(ctx, ownedUser(c.User))
 			}
 		} else {
 			op = "upsert"
-			err = s.target.Upsert(ctx, c.User.clone())
+			err = s.target.Upsert(ctx, ownedUser(c.User))
 		}
 	case OpAddGroup, OpUpdateGroup:
 		op = "upsert group"
-		err = s.target.UpsertGroup(ctx, c.Group.clone())
+		err = s.target.UpsertGroup(ctx, ownedGroup(c.Group))
 	case OpUnlink:
 		err = s.target.Unlink(ctx, c.ID)
 	case OpDelete:
@@ -336,6 +337,7 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 }
 
 func record(r *Report, c Change) {
+	c.ID = strings.Clone(c.ID)
 	switch c.Op {
 	case OpAdd, OpAddGroup:
 		r.Added = append(r.Added, c.ID)
@@ -349,5 +351,51 @@ func record(r *Report, c Change) {
 		r.Unlinked = append(r.Unlinked, c.ID)
 	case OpDelete, OpDeleteGroup:
 		r.Deleted = append(r.Deleted, c.ID)
+	}
+}
+
+// The records of unchanged objects come from the stored state, whose
+// strings share one buffer (see decodeStateV2). What leaves the syncer for
+// longer than a run (target writes, the report) gets its own copies, so
+// that it never keeps a whole old state alive.
+
+func ownedUser(u *User) User {
+	c := u.clone()
+	c.ID, c.DN, c.Email, c.DisplayName = strings.Clone(c.ID), strings.Clone(c.DN), strings.Clone(c.Email), strings.Clone(c.DisplayName)
+	ownStrings(c.Aliases)
+	ownStrings(c.Groups)
+	if c.Attributes != nil {
+		m := make(map[string][]string, len(c.Attributes))
+		for k, v := range c.Attributes {
+			ownStrings(v)
+			m[strings.Clone(k)] = v
+		}
+		c.Attributes = m
+	}
+	return c
+}
+
+func ownedGroup(g *Group) Group {
+	c := g.clone()
+	c.ID, c.DN, c.Name, c.Email = strings.Clone(c.ID), strings.Clone(c.DN), strings.Clone(c.Name), strings.Clone(c.Email)
+	ownStrings(c.Members)
+	return c
+}
+
+func ownedSkips(skips []Skip) []Skip {
+	if len(skips) == 0 {
+		return skips
+	}
+	out := make([]Skip, len(skips))
+	for i, sk := range skips {
+		out[i] = Skip{ID: strings.Clone(sk.ID), DN: strings.Clone(sk.DN), Reason: strings.Clone(sk.Reason)}
+	}
+	return out
+}
+
+// ownStrings replaces every string of v with a copy.
+func ownStrings(v []string) {
+	for i := range v {
+		v[i] = strings.Clone(v[i])
 	}
 }
