@@ -36,7 +36,8 @@
 // certificate; the signature is checked with goxmldsig and only the signed
 // content is used. A signed aggregate is verified as a whole: with the
 // usual exclusive canonicalization child by child, so a federation
-// aggregate is never held as one tree.
+// aggregate is never held as one tree. SHA-1 signature and digest methods
+// are refused with [ErrSignature] unless [WithInsecureSHA1] is given.
 //
 // [FetchMetadata] downloads and parses metadata: https only unless
 // [WithInsecureHTTP], bound to its context, with a size cap, a redirect

@@ -16,6 +16,7 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // XML namespaces and protocol identifiers of SAML metadata.
@@ -68,6 +69,7 @@ type metadataConfig struct {
 	insecureHTTP bool
 	client       *http.Client
 	maxRedirects int
+	insecureSHA1 bool
 	problems     []string
 }
 
@@ -115,6 +117,16 @@ func WithMetadataSigner(certs ...*x509.Certificate) MetadataOption {
 			c.signers = append(c.signers, cert)
 		}
 	}
+}
+
+// WithInsecureSHA1 accepts metadata signatures made with RSA-SHA1 or
+// ECDSA-SHA1 and references digested with SHA-1 (see [WithMetadataSigner]).
+// SHA-1 is refused by default with [ErrSignature], as [ServiceProvider.Verify] refuses it
+// unless [Config.InsecureAllowSHA1] is set: SHA-1 collisions are practical,
+// so such a signature no longer proves who wrote the document. Use it only
+// for an identity provider that cannot sign with SHA-256 or better.
+func WithInsecureSHA1() MetadataOption {
+	return func(c *metadataConfig) { c.insecureSHA1 = true }
 }
 
 // WithNow sets the clock used to check validUntil and the metadata signer
@@ -237,7 +249,7 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 			return nil, err
 		}
 		if cfg.signerSet {
-			if root, err = verifySigned(root, "EntityDescriptor", cfg.signers, now); err != nil {
+			if root, err = verifySigned(root, "EntityDescriptor", cfg.signers, now, cfg.insecureSHA1); err != nil {
 				return nil, err
 			}
 		}
@@ -247,7 +259,7 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 		// entity as signed. The common profile is verified child by child;
 		// anything else on the full tree with goxmldsig.
 		var err error
-		el, chain, err = verifyAggregateStreamed(data, sc, ent, cfg.signers, now)
+		el, chain, err = verifyAggregateStreamed(data, sc, ent, cfg.signers, now, cfg.insecureSHA1)
 		if err == nil {
 			break
 		}
@@ -258,7 +270,7 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 		if err != nil {
 			return nil, err
 		}
-		if root, err = verifySigned(root, "EntitiesDescriptor", cfg.signers, now); err != nil {
+		if root, err = verifySigned(root, "EntitiesDescriptor", cfg.signers, now, cfg.insecureSHA1); err != nil {
 			return nil, err
 		}
 		if el, chain, err = findEntity(root, ent.entityID); err != nil {
@@ -275,7 +287,7 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 			if !ent.signed {
 				return nil, &MetadataError{Element: ent.path, Reason: "neither the aggregate nor the entity is signed", Err: ErrSignature}
 			}
-			if frag, err = verifySigned(frag, ent.path, cfg.signers, now); err != nil {
+			if frag, err = verifySigned(frag, ent.path, cfg.signers, now, cfg.insecureSHA1); err != nil {
 				return nil, err
 			}
 		}
@@ -618,8 +630,9 @@ func buildFragment(frag []byte, ns []xml.Attr) (*etree.Element, error) {
 }
 
 // verifySigned checks the enveloped signature of el against the pinned
-// certificates and returns the element as signed.
-func verifySigned(el *etree.Element, path string, certs []*x509.Certificate, now time.Time) (*etree.Element, error) {
+// certificates and returns the element as signed. SHA-1 signature and
+// digest methods are refused unless allowSHA1.
+func verifySigned(el *etree.Element, path string, certs []*x509.Certificate, now time.Time, allowSHA1 bool) (*etree.Element, error) {
 	hasSig := false
 	for _, c := range el.ChildElements() {
 		if c.Tag == "Signature" && c.NamespaceURI() == NamespaceXMLDSig {
@@ -632,11 +645,79 @@ func verifySigned(el *etree.Element, path string, certs []*x509.Certificate, now
 	}
 	vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: certs})
 	vc.Clock = dsig.NewFakeClockAt(now)
+	if !allowSHA1 {
+		if err := refuseSHA1Signature(el, path, vc.IdAttribute); err != nil {
+			return nil, err
+		}
+	}
 	signed, err := vc.Validate(el)
 	if err != nil {
 		return nil, &MetadataError{Element: path + "/Signature", Reason: "signature check failed: " + err.Error(), Err: ErrSignature, Cause: err}
 	}
 	return signed, nil
+}
+
+// refuseSHA1Signature looks at the signature goxmldsig will check for el
+// (the first ds:Signature, in the order goxmldsig searches, with a
+// Reference to el) and refuses it when its SignatureMethod or any of its
+// DigestMethods is SHA-1. goxmldsig accepts SHA-1 and cannot be told not
+// to, so the algorithms are read here first.
+func refuseSHA1Signature(el *etree.Element, path, idAttribute string) error {
+	id := ""
+	if a := el.SelectAttr(idAttribute); a != nil {
+		id = a.Value
+	}
+	var refused error
+	err := etreeutils.NSFindIterate(el, NamespaceXMLDSig, "Signature", func(ctx etreeutils.NSContext, sigEl *etree.Element) error {
+		si, err := etreeutils.NSFindOneChildCtx(ctx, sigEl, NamespaceXMLDSig, "SignedInfo")
+		if err != nil || si == nil {
+			return nil // goxmldsig refuses it
+		}
+		siCtx, err := ctx.SubContext(si)
+		if err != nil {
+			return err
+		}
+		var digests []string
+		matches := false
+		err = etreeutils.NSFindChildrenIterateCtx(siCtx, si, NamespaceXMLDSig, "Reference", func(ctx etreeutils.NSContext, ref *etree.Element) error {
+			if uri := ref.SelectAttrValue("URI", ""); uri == "" || uri[1:] == id {
+				matches = true
+			}
+			dm, err := etreeutils.NSFindOneChildCtx(ctx, ref, NamespaceXMLDSig, "DigestMethod")
+			if err == nil && dm != nil {
+				digests = append(digests, dm.SelectAttrValue("Algorithm", ""))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !matches {
+			return nil
+		}
+		if sm, err := etreeutils.NSFindOneChildCtx(siCtx, si, NamespaceXMLDSig, "SignatureMethod"); err == nil && sm != nil {
+			if alg := sm.SelectAttrValue("Algorithm", ""); sha1SignatureMethods[alg] {
+				refused = &MetadataError{Element: path + "/Signature/SignedInfo/SignatureMethod", Attr: "Algorithm",
+					Reason: alg + " uses SHA-1, refused unless WithInsecureSHA1 is given", Err: ErrSignature}
+				return etreeutils.ErrTraversalHalted
+			}
+		}
+		for _, alg := range digests {
+			if alg == digestSHA1 {
+				refused = &MetadataError{Element: path + "/Signature/SignedInfo/Reference/DigestMethod", Attr: "Algorithm",
+					Reason: alg + " is SHA-1, refused unless WithInsecureSHA1 is given", Err: ErrSignature}
+				return etreeutils.ErrTraversalHalted
+			}
+		}
+		return etreeutils.ErrTraversalHalted
+	})
+	if refused != nil {
+		return refused
+	}
+	if err != nil && !errors.Is(err, etreeutils.ErrTraversalHalted) {
+		return &MetadataError{Element: path + "/Signature", Reason: "signature check failed: " + err.Error(), Err: ErrSignature, Cause: err}
+	}
+	return nil
 }
 
 // findEntity finds the EntityDescriptor with entityID in a verified

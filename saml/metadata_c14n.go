@@ -235,8 +235,9 @@ func (a *aggregateC14n) write(w io.Writer, keep int, kept io.Writer) error {
 
 // verifyAggregateStreamed checks the root signature of a signed aggregate
 // against certs and returns the picked entity as signed (parsed from its
-// canonical bytes), with the validity chain of the root.
-func verifyAggregateStreamed(data []byte, sc *scanResult, ent *scanEntity, certs []*x509.Certificate, now time.Time) (*etree.Element, []validity, error) {
+// canonical bytes), with the validity chain of the root. SHA-1 signature
+// and digest methods are refused unless allowSHA1.
+func verifyAggregateStreamed(data []byte, sc *scanResult, ent *scanEntity, certs []*x509.Certificate, now time.Time, allowSHA1 bool) (*etree.Element, []validity, error) {
 	a, err := newAggregateC14n(data, sc)
 	if err != nil {
 		return nil, nil, err
@@ -328,6 +329,10 @@ func verifyAggregateStreamed(data []byte, sc *scanResult, ent *scanEntity, certs
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return nil, nil, fail("the signing certificate is not valid now", nil)
 	}
+	if alg := sig.SignedInfo.SignatureMethod.Algorithm; !allowSHA1 && sha1SignatureMethods[alg] {
+		return nil, nil, &MetadataError{Element: "EntitiesDescriptor/Signature/SignedInfo/SignatureMethod", Attr: "Algorithm",
+			Reason: alg + " uses SHA-1, refused unless WithInsecureSHA1 is given", Err: ErrSignature}
+	}
 	algo, ok := signatureByID[sig.SignedInfo.SignatureMethod.Algorithm]
 	if !ok {
 		return nil, nil, errC14nFallback
@@ -361,6 +366,10 @@ func verifyAggregateStreamed(data []byte, sc *scanResult, ent *scanEntity, certs
 		dsig.AlgorithmID(tr[1].Algorithm) != dsig.CanonicalXML10ExclusiveAlgorithmId ||
 		(tr[1].InclusiveNamespaces != nil && strings.TrimSpace(tr[1].InclusiveNamespaces.PrefixList) != "") {
 		return nil, nil, errC14nFallback
+	}
+	if alg := ref.DigestAlgo.Algorithm; !allowSHA1 && alg == digestSHA1 {
+		return nil, nil, &MetadataError{Element: "EntitiesDescriptor/Signature/SignedInfo/Reference/DigestMethod", Attr: "Algorithm",
+			Reason: alg + " is SHA-1, refused unless WithInsecureSHA1 is given", Err: ErrSignature}
 	}
 	hash, ok := digestByID[ref.DigestAlgo.Algorithm]
 	if !ok || !hash.Available() {

@@ -1012,7 +1012,7 @@ func TestAggregateCanonicalMatchesGoxmldsig(t *testing.T) {
 				}
 			}
 			require.NotNil(t, ent)
-			el, chain, err := verifyAggregateStreamed(d, sc, ent, []*x509.Certificate{signer}, mdNow)
+			el, chain, err := verifyAggregateStreamed(d, sc, ent, []*x509.Certificate{signer}, mdNow, false)
 			require.NoError(t, err)
 			md, err := extractIdP(el, ent.path, chain, mdNow)
 			require.NoError(t, err)
@@ -1080,7 +1080,7 @@ func TestParseMetadataSignedAggregateOtherCanonicalization(t *testing.T) {
 
 	sc, err := scanMetadata(signed, DefaultMaxMetadataTokens)
 	require.NoError(t, err)
-	_, _, err = verifyAggregateStreamed(signed, sc, &sc.entities[1], []*x509.Certificate{signer}, mdNow)
+	_, _, err = verifyAggregateStreamed(signed, sc, &sc.entities[1], []*x509.Certificate{signer}, mdNow, false)
 	require.ErrorIs(t, err, errC14nFallback)
 
 	md, err := ParseMetadata(signed, WithNow(func() time.Time { return mdNow }), WithEntityID(ids[1]), WithMetadataSigner(signer))
