@@ -1,6 +1,7 @@
 package ldapsync
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"unsafe"
@@ -156,7 +157,20 @@ func TestWritesOwnTheirStrings(t *testing.T) {
 	assert.False(t, shared(og.DN, grec.DN) || shared(og.Name, grec.DisplayName) || shared(og.Email, grec.Email))
 	sk := ownedSkips([]Skip{{ID: "id-1", DN: rec.DN, Reason: "r"}})
 	assert.False(t, shared(sk[0].DN, rec.DN))
-	rep := &Report{}
-	record(rep, Change{Op: OpAdd, ID: rec.DN})
-	assert.False(t, shared(rep.Added[0], rec.DN))
+	// IDs are decoded into strings of their own: none points into the
+	// decoded buffer (located through the DN, which does).
+	at := bytes.Index(b, []byte(rec.DN))
+	require.Positive(t, at)
+	base := uintptr(unsafe.Pointer(unsafe.StringData(rec.DN))) - uintptr(at)
+	inBuffer := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return p >= base && p < base+uintptr(len(b))
+	}
+	require.True(t, inBuffer(rec.Email), "the check finds slices of the buffer")
+	for id, o := range loaded.Objects {
+		assert.False(t, inBuffer(id), "ID %s", id)
+		for _, m := range o.Source.Members {
+			assert.False(t, inBuffer(m), "member %s", m)
+		}
+	}
 }

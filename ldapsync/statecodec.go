@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"math"
 	"slices"
+	"strings"
 )
 
 // The state encoding (version 2):
@@ -24,8 +25,9 @@ import (
 // lower-case hex digits), the applied kind, the wanted fingerprint (often
 // "same as applied") and, when present, the source record. Strings are a
 // uvarint length and the bytes; lists are a uvarint count and the items.
-// Decoded strings are slices of one copy of the file, so a loaded state
-// costs one allocation for all its text.
+// Decoded strings other than IDs are slices of one copy of the file, so a
+// loaded state costs one allocation for its text; IDs (16-byte UUIDs
+// formatted, or copied) are strings of their own.
 const stateMagic = "gatehouse-state\n"
 
 var stateCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -430,7 +432,8 @@ func (d *stateDecoder) id() string {
 		}
 		return formatUUID([]byte(u))
 	case tagString:
-		return d.str()
+		// IDs travel into reports and targets: never a slice of the state.
+		return strings.Clone(d.str())
 	}
 	d.fail(errors.New("unknown ID encoding"))
 	return ""

@@ -267,7 +267,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	writes := append([]Change(nil), out.changes...)
 	if out.withheld {
 		for _, c := range out.removals {
-			rep.Withheld = append(rep.Withheld, strings.Clone(c.ID))
+			rep.Withheld = append(rep.Withheld, c.ID)
 		}
 	} else {
 		writes = append(writes, out.removals...)
@@ -337,7 +337,6 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 }
 
 func record(r *Report, c Change) {
-	c.ID = strings.Clone(c.ID)
 	switch c.Op {
 	case OpAdd, OpAddGroup:
 		r.Added = append(r.Added, c.ID)
@@ -355,15 +354,14 @@ func record(r *Report, c Change) {
 }
 
 // The records of unchanged objects come from the stored state, whose
-// strings share one buffer (see decodeStateV2). What leaves the syncer for
-// longer than a run (target writes, the report) gets its own copies, so
-// that it never keeps a whole old state alive.
+// strings (IDs aside) share one buffer (see decodeStateV2). What leaves the
+// syncer for longer than a run (target writes, the report) gets its own
+// copies, so that it never keeps a whole old state alive.
 
 func ownedUser(u *User) User {
 	c := u.clone()
-	c.ID, c.DN, c.Email, c.DisplayName = strings.Clone(c.ID), strings.Clone(c.DN), strings.Clone(c.Email), strings.Clone(c.DisplayName)
+	c.DN, c.Email, c.DisplayName = strings.Clone(c.DN), strings.Clone(c.Email), strings.Clone(c.DisplayName)
 	ownStrings(c.Aliases)
-	ownStrings(c.Groups)
 	if c.Attributes != nil {
 		m := make(map[string][]string, len(c.Attributes))
 		for k, v := range c.Attributes {
@@ -377,8 +375,7 @@ func ownedUser(u *User) User {
 
 func ownedGroup(g *Group) Group {
 	c := g.clone()
-	c.ID, c.DN, c.Name, c.Email = strings.Clone(c.ID), strings.Clone(c.DN), strings.Clone(c.Name), strings.Clone(c.Email)
-	ownStrings(c.Members)
+	c.DN, c.Name, c.Email = strings.Clone(c.DN), strings.Clone(c.Name), strings.Clone(c.Email)
 	return c
 }
 
@@ -388,7 +385,7 @@ func ownedSkips(skips []Skip) []Skip {
 	}
 	out := make([]Skip, len(skips))
 	for i, sk := range skips {
-		out[i] = Skip{ID: strings.Clone(sk.ID), DN: strings.Clone(sk.DN), Reason: strings.Clone(sk.Reason)}
+		out[i] = Skip{ID: sk.ID, DN: strings.Clone(sk.DN), Reason: strings.Clone(sk.Reason)}
 	}
 	return out
 }
