@@ -11,9 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"time"
-
-	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // Authentication context classes commonly requested with
@@ -146,6 +145,16 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("RequestedAuthnContext[%d]", i), "empty")
 		}
 	}
+	if isNilPointer(c.SigningKey) {
+		bad("SigningKey", "nil key")
+		c.SigningKey = nil
+		c.SigningCert = nil
+	}
+	if isNilPointer(c.EncryptionKey) {
+		bad("EncryptionKey", "nil key")
+		c.EncryptionKey = nil
+		c.EncryptionCert = nil
+	}
 	switch {
 	case c.SigningKey != nil && c.SigningCert == nil:
 		bad("SigningCert", "required with SigningKey")
@@ -171,6 +180,16 @@ func (c Config) Validate() error {
 		bad("EncryptionKey", "required with EncryptionCert")
 	}
 	return errors.Join(errs...)
+}
+
+// isNilPointer reports whether v is an interface holding a nil pointer,
+// such as a crypto.Signer set to a nil *rsa.PrivateKey.
+func isNilPointer(v any) bool {
+	if v == nil {
+		return false
+	}
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 func publicKeyEqual(a crypto.PublicKey, b any) bool {
@@ -216,8 +235,7 @@ type ServiceProvider struct {
 	skew       time.Duration
 	maxBytes   int
 	certs      []*x509.Certificate
-	certStores []dsig.X509CertificateStore // one per IdP certificate
-	certsB64   []string                    // base64 of each IdP certificate
+	certsB64   []string // base64 of each IdP certificate
 	replay     ReplayCache
 	decryptKey *tls.Certificate
 }
@@ -229,11 +247,7 @@ func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	idp := *cfg.IdP
-	idp.SSO = append([]Endpoint(nil), idp.SSO...)
-	idp.SLO = append([]Endpoint(nil), idp.SLO...)
-	idp.SigningCerts = append([]*x509.Certificate(nil), idp.SigningCerts...)
-	idp.NameIDFormats = append([]string(nil), idp.NameIDFormats...)
+	idp := copyIdPMetadata(cfg.IdP)
 	cfg.IdP = &idp
 	cfg.RequestedAuthnContext = append([]string(nil), cfg.RequestedAuthnContext...)
 
@@ -246,7 +260,6 @@ func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
 		replay:   cfg.ReplayCache,
 	}
 	for _, c := range idp.SigningCerts {
-		sp.certStores = append(sp.certStores, &dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
 		sp.certsB64 = append(sp.certsB64, base64.StdEncoding.EncodeToString(c.Raw))
 	}
 	if sp.now == nil {
@@ -284,5 +297,17 @@ func (sp *ServiceProvider) EntityID() string { return sp.cfg.EntityID }
 // ACSURL returns the assertion consumer service URL.
 func (sp *ServiceProvider) ACSURL() string { return sp.cfg.ACSURL }
 
-// IdP returns a copy of the identity provider's metadata in use.
-func (sp *ServiceProvider) IdP() IdPMetadata { return *sp.cfg.IdP }
+// IdP returns a copy of the identity provider's metadata in use. Changing
+// it (its slices included) does not change the service provider.
+func (sp *ServiceProvider) IdP() IdPMetadata { return copyIdPMetadata(sp.cfg.IdP) }
+
+// copyIdPMetadata copies md and its slices (the certificates themselves
+// are shared: they are not changed after parsing).
+func copyIdPMetadata(md *IdPMetadata) IdPMetadata {
+	c := *md
+	c.SSO = append([]Endpoint(nil), md.SSO...)
+	c.SLO = append([]Endpoint(nil), md.SLO...)
+	c.SigningCerts = append([]*x509.Certificate(nil), md.SigningCerts...)
+	c.NameIDFormats = append([]string(nil), md.NameIDFormats...)
+	return c
+}

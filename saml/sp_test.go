@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"html"
@@ -57,6 +58,12 @@ func TestConfigValidate(t *testing.T) {
 		{"cert without key", func(c *saml.Config) { c.SigningCert = rsaCert }, []string{"SigningKey"}},
 		{"key and cert mismatch", func(c *saml.Config) { c.SigningKey, c.SigningCert = ecKey, rsaCert }, []string{"SigningCert"}},
 		{"ECDSA encryption key", func(c *saml.Config) { c.EncryptionKey = ecKey }, []string{"EncryptionKey"}},
+		{"nil RSA signing key", func(c *saml.Config) { c.SigningKey, c.SigningCert = (*rsa.PrivateKey)(nil), rsaCert }, []string{"SigningKey"}},
+		{"nil ECDSA signing key", func(c *saml.Config) { c.SigningKey, c.SigningCert = (*ecdsa.PrivateKey)(nil), rsaCert }, []string{"SigningKey"}},
+		{"nil encryption key", func(c *saml.Config) { c.EncryptionKey, c.EncryptionCert = (*rsa.PrivateKey)(nil), rsaCert }, []string{"EncryptionKey"}},
+		{"nil encryption key alone", func(c *saml.Config) { c.EncryptionKey = (*rsa.PrivateKey)(nil) }, []string{"EncryptionKey"}},
+		{"nil IdP certificate", func(c *saml.Config) { c.IdP.SigningCerts = append(c.IdP.SigningCerts, nil) }, []string{"IdP.SigningCerts[1]"}},
+		{"nil IdP", func(c *saml.Config) { c.IdP = nil }, []string{"IdP"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +96,25 @@ func TestNewServiceProviderCopiesConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, idp.EntityID(), a.Issuer)
 	assert.Equal(t, idp.EntityID(), sp.IdP().EntityID)
+}
+
+func TestServiceProviderIdPIsACopy(t *testing.T) {
+	idp := newTestIdP(t)
+	sp := newSP(t, idp)
+	_, foreign := samltest.ForeignKey()
+	// Changing what IdP returns, slices included, changes nothing in the
+	// service provider: the foreign certificate is not trusted.
+	md := sp.IdP()
+	require.NotEmpty(t, md.SSO)
+	md.SigningCerts[0] = foreign
+	md.SSO[0].Location = "https://evil.example/sso"
+	assert.True(t, sp.IdP().SigningCerts[0].Equal(idp.Certificate()))
+	assert.NotEqual(t, "https://evil.example/sso", sp.IdP().SSO[0].Location)
+	_, err := sp.Verify(context.Background(), idp.Response(samltest.WithInResponseTo(reqID), samltest.WithForeignKey()), reqID)
+	require.ErrorIs(t, err, saml.ErrSignature)
+	a, err := sp.Verify(context.Background(), idp.Response(samltest.WithInResponseTo(reqID)), reqID)
+	require.NoError(t, err)
+	assert.Equal(t, idp.EntityID(), a.Issuer)
 }
 
 func TestMetadataWithoutKey(t *testing.T) {

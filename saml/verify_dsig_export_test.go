@@ -2,6 +2,7 @@ package saml
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -133,7 +134,12 @@ func (sp *ServiceProvider) legacyVerifySignature(el, sig *etree.Element, path st
 	// Match its certificate against the IdP's by bytes and hand goxmldsig
 	// only that one: the signature is checked against a trusted key and
 	// nothing else, and the certificate is not parsed on every call.
-	stores := sp.certStores
+	// One goxmldsig store per IdP certificate.
+	certStores := make([]dsig.X509CertificateStore, len(sp.certs))
+	for i, c := range sp.certs {
+		certStores[i] = &dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}}
+	}
+	stores := certStores
 	if ki, err := xchild(sig, NamespaceXMLDSig, "KeyInfo", ""); err != nil {
 		return nil, verr(ErrSignature, at("/KeyInfo"), "appears more than once")
 	} else if ki != nil {
@@ -143,7 +149,7 @@ func (sp *ServiceProvider) legacyVerifySignature(el, sig *etree.Element, path st
 		}
 		sig.RemoveChild(ki)
 		if i >= 0 {
-			stores = sp.certStores[i : i+1]
+			stores = certStores[i : i+1]
 		}
 	}
 	clock := dsig.NewFakeClockAt(now)
