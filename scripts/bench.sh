@@ -33,7 +33,9 @@
 # -count of the Go benchmarks; the table shows the median of the runs.
 #
 # GATEHOUSE_BENCH_SYNC_FLAGS adds flags to every syncbench run, for example
-# "-cpuprofile /tmp/cpu.out" (see bench/cmd/syncbench).
+# "-cpuprofile /tmp/cpu.out" (the full syncs) or "-incr-cpuprofile
+# /tmp/incr.out" (the incremental run); see bench/cmd/syncbench. With
+# several sizes the last run's profile is kept.
 #
 # Needs root, Go, and the Debian packages slapd, ldap-utils and samba.
 set -euo pipefail
