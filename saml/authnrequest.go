@@ -60,6 +60,9 @@ func (sp *ServiceProvider) AuthnRequest(relayState string) (*AuthnRequest, error
 
 // ssoEndpoint returns the IdP SSO location for binding.
 func (r *AuthnRequest) ssoEndpoint(binding string) (string, error) {
+	if r.sp == nil {
+		return "", errNoServiceProvider
+	}
 	for _, e := range r.sp.cfg.IdP.SSO {
 		if e.Binding == binding && e.Location != "" {
 			return e.Location, nil
@@ -68,8 +71,16 @@ func (r *AuthnRequest) ssoEndpoint(binding string) (string, error) {
 	return "", &ConfigError{Field: "IdP.SSO", Reason: "the IdP has no SingleSignOnService with binding " + binding}
 }
 
-// XML returns the request document with Destination set to destination.
+// errNoServiceProvider: the AuthnRequest was not made by
+// [ServiceProvider.AuthnRequest].
+var errNoServiceProvider = &ConfigError{Field: "AuthnRequest", Reason: "not made by ServiceProvider.AuthnRequest"}
+
+// XML returns the request document with Destination set to destination,
+// or nil when r was not made by [ServiceProvider.AuthnRequest].
 func (r *AuthnRequest) XML(destination string) []byte {
+	if r.sp == nil {
+		return nil
+	}
 	cfg := &r.sp.cfg
 	var b bytes.Buffer
 	b.WriteString(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="`)

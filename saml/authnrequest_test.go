@@ -176,6 +176,63 @@ func TestAuthnRequestPostForm(t *testing.T) {
 	assert.Nil(t, doc.Root().SelectElement("Signature"))
 }
 
+func TestAuthnRequestPostFormRelayStateRoundTrip(t *testing.T) {
+	idp := newTestIdP(t)
+	sp := newSP(t, idp)
+	const state = `"><script>x</script>&a=b'`
+	req, err := sp.AuthnRequest(state)
+	require.NoError(t, err)
+	page, err := req.PostForm()
+	require.NoError(t, err)
+	m := regexp.MustCompile(`name="RelayState" value="([^"]*)"`).FindStringSubmatch(string(page))
+	require.Len(t, m, 2, "RelayState is posted")
+	assert.Equal(t, state, html.UnescapeString(m[1]))
+	assert.NotContains(t, string(page), "<script>x")
+
+	// Without one, no RelayState field.
+	req, err = sp.AuthnRequest("")
+	require.NoError(t, err)
+	page, err = req.PostForm()
+	require.NoError(t, err)
+	assert.NotContains(t, string(page), `name="RelayState"`)
+}
+
+func TestAuthnRequestRedirectEscaping(t *testing.T) {
+	idp := newTestIdP(t)
+	const entityID = `https://sp.example/?a=1&b=<2>"`
+	sp := newSP(t, idp, func(c *saml.Config) { c.EntityID = entityID })
+	const state = "a&b=c d#e?f+g%"
+	req, err := sp.AuthnRequest(state)
+	require.NoError(t, err)
+	s, err := req.RedirectURL()
+	require.NoError(t, err)
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	q := u.Query()
+	assert.Equal(t, state, q.Get("RelayState"))
+	assert.ElementsMatch(t, []string{"SAMLRequest", "RelayState"}, keys(q), "nothing leaks into other parameters")
+	assert.Empty(t, u.Fragment)
+	root := inflateRequest(t, u)
+	assert.Equal(t, entityID, root.SelectElement("Issuer").Text(), "the Issuer is XML-escaped and reads back whole")
+}
+
+func keys(v url.Values) []string {
+	var out []string
+	for k := range v {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestAuthnRequestNotFromServiceProvider(t *testing.T) {
+	var req saml.AuthnRequest
+	_, err := req.RedirectURL()
+	require.ErrorIs(t, err, saml.ErrConfig)
+	_, err = req.PostForm()
+	require.ErrorIs(t, err, saml.ErrConfig)
+	assert.Nil(t, req.XML("https://idp.example/sso"))
+}
+
 func TestAuthnRequestPostFormSigned(t *testing.T) {
 	key, cert := spKeyPair(t)
 	idp := newTestIdP(t)

@@ -37,7 +37,8 @@ func WithReplayClock(now func() time.Time) ReplayCacheOption {
 // number of IDs. Entries are forgotten once their until time has passed.
 // When the cache is full of live entries, the entry that expires first is
 // dropped to make room, so size it above the number of logins expected
-// within an assertion lifetime.
+// within an assertion lifetime. The zero value is a cache of
+// [DefaultReplayCacheSize] IDs using time.Now.
 type MemoryReplayCache struct {
 	mu      sync.Mutex
 	max     int
@@ -72,9 +73,18 @@ func (c *MemoryReplayCache) Seen(ctx context.Context, id string, until time.Time
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.entries == nil { // the zero value
+		c.entries = make(map[string]*replayEntry)
+	}
+	if c.max <= 0 {
+		c.max = DefaultReplayCacheSize
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	now := c.now()
 	for len(c.byUntil) > 0 && !c.byUntil[0].until.After(now) {
 		e := heap.Pop(&c.byUntil).(*replayEntry)
 		delete(c.entries, e.id)

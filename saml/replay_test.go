@@ -97,3 +97,16 @@ func TestMemoryReplayCacheContext(t *testing.T) {
 	_, err := c.Seen(ctx, "x", time.Now().Add(time.Hour))
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+func TestMemoryReplayCacheZeroValue(t *testing.T) {
+	var c saml.MemoryReplayCache
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	seen, err := c.Seen(ctx, "a", until)
+	require.NoError(t, err)
+	assert.False(t, seen)
+	seen, err = c.Seen(ctx, "a", until)
+	require.NoError(t, err)
+	assert.True(t, seen, "the zero value remembers IDs")
+	assert.Equal(t, 1, c.Len())
+}

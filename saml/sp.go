@@ -133,6 +133,18 @@ func (c Config) Validate() error {
 				bad(fmt.Sprintf("IdP.SigningCerts[%d]", i), "nil certificate")
 			}
 		}
+		// Browsers are sent to these: only absolute http(s) URLs, as
+		// ParseMetadata accepts them.
+		for _, list := range []struct {
+			name string
+			eps  []Endpoint
+		}{{"IdP.SSO", c.IdP.SSO}, {"IdP.SLO", c.IdP.SLO}} {
+			for i, e := range list.eps {
+				if u, err := url.Parse(e.Location); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					bad(fmt.Sprintf("%s[%d].Location", list.name, i), fmt.Sprintf("%q is not an absolute http(s) URL", e.Location))
+				}
+			}
+		}
 	}
 	if c.ClockSkew < 0 {
 		bad("ClockSkew", "negative")

@@ -64,6 +64,12 @@ func TestConfigValidate(t *testing.T) {
 		{"nil encryption key alone", func(c *saml.Config) { c.EncryptionKey = (*rsa.PrivateKey)(nil) }, []string{"EncryptionKey"}},
 		{"nil IdP certificate", func(c *saml.Config) { c.IdP.SigningCerts = append(c.IdP.SigningCerts, nil) }, []string{"IdP.SigningCerts[1]"}},
 		{"nil IdP", func(c *saml.Config) { c.IdP = nil }, []string{"IdP"}},
+		{"script SSO location", func(c *saml.Config) {
+			c.IdP.SSO = append(c.IdP.SSO, saml.Endpoint{Binding: saml.BindingHTTPRedirect, Location: "javascript:alert(1)"})
+		}, []string{"IdP.SSO[2].Location"}},
+		{"relative SLO location", func(c *saml.Config) {
+			c.IdP.SLO = []saml.Endpoint{{Binding: saml.BindingHTTPRedirect, Location: "/logout"}}
+		}, []string{"IdP.SLO[0].Location"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
