@@ -32,6 +32,9 @@ type IdPMetadata struct {
 func (m *IdPMetadata) ExpiredCerts(t time.Time) []*x509.Certificate {
 	var out []*x509.Certificate
 	for _, c := range m.SigningCerts {
+		if c == nil {
+			continue
+		}
 		if t.After(c.NotAfter) || t.Before(c.NotBefore) {
 			out = append(out, c)
 		}

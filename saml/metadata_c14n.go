@@ -2,7 +2,6 @@ package saml
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/xml"
@@ -48,24 +47,6 @@ type rootKid struct {
 	isText     bool
 	signature  bool
 	entity     int // index into scanResult.entities, or -1
-}
-
-var digestByID = map[string]crypto.Hash{
-	"http://www.w3.org/2000/09/xmldsig#sha1":        crypto.SHA1,
-	"http://www.w3.org/2001/04/xmlenc#sha256":       crypto.SHA256,
-	"http://www.w3.org/2001/04/xmldsig-more#sha384": crypto.SHA384,
-	"http://www.w3.org/2001/04/xmlenc#sha512":       crypto.SHA512,
-}
-
-var signatureByID = map[string]x509.SignatureAlgorithm{
-	dsig.RSASHA1SignatureMethod:     x509.SHA1WithRSA,
-	dsig.RSASHA256SignatureMethod:   x509.SHA256WithRSA,
-	dsig.RSASHA384SignatureMethod:   x509.SHA384WithRSA,
-	dsig.RSASHA512SignatureMethod:   x509.SHA512WithRSA,
-	dsig.ECDSASHA1SignatureMethod:   x509.ECDSAWithSHA1,
-	dsig.ECDSASHA256SignatureMethod: x509.ECDSAWithSHA256,
-	dsig.ECDSASHA384SignatureMethod: x509.ECDSAWithSHA384,
-	dsig.ECDSASHA512SignatureMethod: x509.ECDSAWithSHA512,
 }
 
 // canonicalWriteSettings are goxmldsig's settings for canonical output.
@@ -333,7 +314,7 @@ func verifyAggregateStreamed(data []byte, sc *scanResult, ent *scanEntity, certs
 		return nil, nil, &MetadataError{Element: "EntitiesDescriptor/Signature/SignedInfo/SignatureMethod", Attr: "Algorithm",
 			Reason: alg + " uses SHA-1, refused unless WithInsecureSHA1 is given", Err: ErrSignature}
 	}
-	algo, ok := signatureByID[sig.SignedInfo.SignatureMethod.Algorithm]
+	algo, ok := x509SignatureAlgorithms[sig.SignedInfo.SignatureMethod.Algorithm]
 	if !ok {
 		return nil, nil, errC14nFallback
 	}
@@ -371,7 +352,7 @@ func verifyAggregateStreamed(data []byte, sc *scanResult, ent *scanEntity, certs
 		return nil, nil, &MetadataError{Element: "EntitiesDescriptor/Signature/SignedInfo/Reference/DigestMethod", Attr: "Algorithm",
 			Reason: alg + " is SHA-1, refused unless WithInsecureSHA1 is given", Err: ErrSignature}
 	}
-	hash, ok := digestByID[ref.DigestAlgo.Algorithm]
+	hash, ok := digestHashes[ref.DigestAlgo.Algorithm]
 	if !ok || !hash.Available() {
 		return nil, nil, errC14nFallback
 	}

@@ -1110,3 +1110,12 @@ func TestParseMetadataDescriptorChoice(t *testing.T) {
 	assert.Equal(t, []Endpoint{{BindingHTTPRedirect, "https://idp.example.com/sso"}}, md.SSO)
 	assert.True(t, md.WantAuthnRequestsSigned)
 }
+
+func TestExpiredCertsSkipsNil(t *testing.T) {
+	_, old := mdNewCert(t, "old", mdNow.AddDate(-2, 0, 0), mdNow.AddDate(-1, 0, 0), false)
+	_, current := mdNewCert(t, "current", mdNow.AddDate(-1, 0, 0), mdNow.AddDate(1, 0, 0), false)
+	md := &IdPMetadata{SigningCerts: []*x509.Certificate{nil, old, current}}
+	expired := md.ExpiredCerts(mdNow)
+	require.Len(t, expired, 1)
+	assert.True(t, expired[0].Equal(old))
+}
