@@ -176,7 +176,8 @@ func dirSync(ctx context.Context, r *reader, base string, cookie []byte, attrs [
 	}
 }
 
-// readByID reads the objects with the given IDs under RootDN, in batches.
+// readByID reads the objects with the given IDs (objectGUID or entryUUID)
+// under RootDN, in batches.
 func (r *reader) readByID(ctx context.Context, ids []string, out *readResult) error {
 	for start := 0; start < len(ids); start += dirSyncBatch {
 		end := min(start+dirSyncBatch, len(ids))
@@ -185,11 +186,14 @@ func (r *reader) readByID(ctx context.Context, ids []string, out *readResult) er
 		sb.WriteString(r.scope)
 		sb.WriteString("(|")
 		for _, id := range ids[start:end] {
-			v, err := guidFilterValue(id)
-			if err != nil {
-				return &ReadError{Op: "read changed objects", Err: err}
+			v := ldap.EscapeFilter(id)
+			if r.idAttr == "objectGUID" {
+				var err error
+				if v, err = guidFilterValue(id); err != nil {
+					return &ReadError{Op: "read changed objects", Err: err}
+				}
 			}
-			sb.WriteString("(objectGUID=")
+			sb.WriteString("(" + r.idAttr + "=")
 			sb.WriteString(v)
 			sb.WriteString(")")
 		}

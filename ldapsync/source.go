@@ -499,6 +499,34 @@ func (r *reader) enumerate(ctx context.Context) (map[string]string, error) {
 	return ids, nil
 }
 
+// readUnknown completes an incremental read: objects the ID enumeration
+// found in scope that were neither read by the change source nor known to
+// the stored state are read whole. That happens when a container moves or
+// is renamed into RootDN: only the container changes (its uSNChanged or
+// modifyTimestamp), the objects under it keep theirs and no change source
+// names them, yet they are new to the scope.
+func (r *reader) readUnknown(ctx context.Context, res *readResult, known func(id string) bool) error {
+	if res.full || res.present == nil || known == nil {
+		return nil
+	}
+	gone := make(map[string]bool, len(res.deleted))
+	for _, id := range res.deleted {
+		gone[id] = true
+	}
+	var ids []string
+	for id := range res.present {
+		if _, read := res.records[id]; read || gone[id] || known(id) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids)
+	return r.readByID(ctx, ids, res)
+}
+
 // containerClasses are the Active Directory classes that can hold users,
 // contacts and groups.
 var containerClasses = []string{"organizationalUnit", "container", "organization", "locality",

@@ -112,13 +112,17 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 		forced = fmt.Sprintf("the last full read is older than %v", s.opts.fullEvery)
 		wm = Watermark{}
 	}
-	res, host, err := s.read(ctx, wm)
+	known := func(id string) bool {
+		o := prev.Objects[id]
+		return o != nil && o.Source != nil
+	}
+	res, host, err := s.read(ctx, wm, known)
 	if err != nil && transient(err) && ctx.Err() == nil {
 		// The connection broke mid-read (a dropped idle connection, a
 		// restarted domain controller): nothing was applied, so read again
 		// from the start on a new connection, possibly to the alternate.
 		first := err
-		res, host, err = s.read(ctx, wm)
+		res, host, err = s.read(ctx, wm, known)
 		if err == nil {
 			res.warnings = append(res.warnings, "the first read failed and was restarted: "+first.Error())
 		}
@@ -146,8 +150,10 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	return &prepared{host: host, out: out}, nil
 }
 
-// read connects and reads the directory once.
-func (s *Syncer) read(ctx context.Context, prev Watermark) (*readResult, string, error) {
+// read connects and reads the directory once. known reports whether the
+// stored state holds the record of an object; objects an incremental read
+// finds in scope without knowing them are read whole (see readUnknown).
+func (s *Syncer) read(ctx context.Context, prev Watermark, known func(id string) bool) (*readResult, string, error) {
 	sess, err := connect(ctx, s.cfg, connectOptions{dial: s.opts.dial, resolve: s.opts.dial == nil, bind: true, now: s.opts.now, resolver: s.opts.resolver})
 	if err != nil {
 		return nil, "", err
@@ -170,6 +176,9 @@ func (s *Syncer) read(ctx context.Context, prev Watermark) (*readResult, string,
 	}
 	res, err := src.read(ctx, r, prev)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := r.readUnknown(ctx, res, known); err != nil {
 		return nil, "", err
 	}
 	if len(info.controls) > 0 && !info.controls[oidPagedResults] {
