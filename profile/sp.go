@@ -89,7 +89,8 @@ func WithIdPMetadata(md *saml.IdPMetadata) Option {
 
 // WithConfig edits the saml.Config after the profile has filled it in, for
 // settings the profile does not hold (ClockSkew, NameIDFormat, ForceAuthn,
-// ...). The result is still checked by saml.NewServiceProvider.
+// ...). The result is still checked by saml.NewServiceProvider. A nil
+// edit does nothing.
 func WithConfig(edit func(*saml.Config)) Option {
 	return func(o *spOptions) { o.edits = append(o.edits, edit) }
 }
@@ -143,7 +144,9 @@ func (p Profile) Config(r region.Region, account string, app region.App, opts ..
 		RequestedAuthnContext: p.RequestedAuthnContext(),
 	}
 	for _, edit := range o.edits {
-		edit(&cfg)
+		if edit != nil {
+			edit(&cfg)
+		}
 	}
 	return cfg, nil
 }

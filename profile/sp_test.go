@@ -135,3 +135,14 @@ func TestServiceProviderMetadataForIdPAdmin(t *testing.T) {
 	assert.Contains(t, s, `entityID="https://au-api.mimecast.com/sso/CAU77"`)
 	assert.True(t, strings.Contains(s, `Location="https://au-api.mimecast.com/login/sso/mpp"`), s)
 }
+
+func TestServiceProviderNilOptions(t *testing.T) {
+	p := configured(t, profile.Okta)
+	sp, err := p.ServiceProvider(region.EU(), "CUK123ABC", region.Applications, nil, profile.WithConfig(nil),
+		profile.WithConfig(func(c *saml.Config) { c.ForceAuthn = true }))
+	require.NoError(t, err)
+	assert.Equal(t, "https://eu-api.mimecast.com/sso/CUK123ABC", sp.EntityID())
+	req, err := sp.AuthnRequest("")
+	require.NoError(t, err)
+	assert.Contains(t, string(req.XML("https://idp.example.com/sso")), `ForceAuthn="true"`, "the edit after the nil one applies")
+}
