@@ -7,6 +7,7 @@ package ldapsync_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -242,4 +243,45 @@ func TestOpenLDAPPlainUser(t *testing.T) {
 	rep = rig.run()
 	assert.Equal(t, []string{b}, rep.Unlinked)
 	assert.Equal(t, "syncrepl", rig.source())
+}
+
+// TestOpenLDAPOUMovedIn: an OU with entries (one in a nested OU) is moved
+// from outside RootDN under it. The entries keep their modifyTimestamp and
+// content sync need not name them; the same incremental run adds them on
+// every kind of database.
+func TestOpenLDAPOUMovedIn(t *testing.T) {
+	e := slapd(t)
+	for _, kind := range []string{"sessionlog", "present", "nosync"} {
+		t.Run(kind, func(t *testing.T) {
+			suffix := e.Suffix[kind]
+			c := e.admin(t, suffix)
+			root := addOpenLDAPOU(t, c, suffix, "in")
+			outside := addOpenLDAPOU(t, c, suffix, "out")
+			team := addOpenLDAPOU(t, c, outside, "team")
+			sub := addOpenLDAPOU(t, c, team, "sub")
+			sfx := itSuffix()
+			_, stays := addPerson(t, c, root, "stays", "stays-"+sfx+"@example.org")
+			_, a := addPerson(t, c, team, "alice", "alice-"+sfx+"@example.org")
+			bDN, b := addPerson(t, c, sub, "bob", "bob-"+sfx+"@example.org")
+			rig := newRig(t, e.config(suffix, root))
+			rig.run()
+			require.Equal(t, wantSource[kind], rig.source())
+			require.Equal(t, []string{stays}, keys(rig.linked()))
+
+			teamRDN := strings.SplitN(team, ",", 2)[0]
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest(team, teamRDN, true, root)))
+			rep := rig.run()
+			assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+			assert.ElementsMatch(t, []string{a, b}, rep.Added)
+			movedB := strings.Replace(bDN, outside, root, 1)
+			assert.True(t, strings.EqualFold(movedB, rig.linked()[b].DN), "%s / %s", movedB, rig.linked()[b].DN)
+			assert.ElementsMatch(t, []string{stays, a, b}, keys(rig.linked()))
+			assert.Equal(t, wantSource[kind], rig.source())
+
+			rep = rig.run()
+			assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+			assert.Empty(t, rep.Added)
+			assert.Empty(t, rep.Updated)
+		})
+	}
 }

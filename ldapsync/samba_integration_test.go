@@ -995,3 +995,50 @@ func TestSambaPlanWritesNothing(t *testing.T) {
 	rep := rig.run()
 	assert.Len(t, rep.Added, len(plan.Changes), "the run does what the plan said")
 }
+
+// TestSambaOUMovedIn: an OU with a user and a nested OU is moved from
+// outside RootDN under it; only the OU's uSNChanged moves, yet the same
+// incremental run adds what it holds, with DirSync and with uSNChanged
+// polling.
+func TestSambaOUMovedIn(t *testing.T) {
+	e := samba(t)
+	for _, tc := range []struct{ source, bind, pass string }{
+		{"dirsync", e.BindDN, e.Password},
+		{"usn", e.ReaderDN, e.ReaderPassword},
+	} {
+		t.Run(tc.source, func(t *testing.T) {
+			c := e.admin(t)
+			root := scratchOU(t, c, e.ScratchDN, "in")
+			outside := scratchOU(t, c, e.ScratchDN, "out")
+			team := "OU=team," + outside
+			sub := "OU=sub," + team
+			for _, dn := range []string{team, sub} {
+				req := ldap.NewAddRequest(dn, nil)
+				req.Attribute("objectClass", []string{"organizationalUnit"})
+				require.NoError(t, c.Add(req))
+			}
+			sfx := itSuffix()
+			_, stays := addADUser(t, c, root, adUser{CN: "stays", Mail: "stays-" + sfx + "@corp.example.test"})
+			_, a := addADUser(t, c, team, adUser{CN: "alice", Mail: "alice-" + sfx + "@corp.example.test"})
+			_, b := addADUser(t, c, sub, adUser{CN: "bob", Mail: "bob-" + sfx + "@corp.example.test"})
+			cfg := e.config(root)
+			cfg.BindDN, cfg.BindPassword = tc.bind, ldapsync.Secret(tc.pass)
+			rig := newRig(t, cfg)
+			rig.run()
+			require.Equal(t, tc.source, rig.source())
+			require.Equal(t, []string{stays}, keys(rig.linked()))
+
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest(team, "OU=team", true, root)))
+			rep := rig.run()
+			assert.Equal(t, ldapsync.SyncIncremental, rep.Mode)
+			assert.ElementsMatch(t, []string{a, b}, rep.Added)
+			assert.Equal(t, "CN=bob,OU=sub,OU=team,"+root, rig.linked()[b].DN)
+			assert.ElementsMatch(t, []string{stays, a, b}, keys(rig.linked()))
+			assert.Equal(t, tc.source, rig.source())
+
+			rep = rig.run()
+			assert.Empty(t, rep.Added)
+			assert.Empty(t, rep.Updated)
+		})
+	}
+}
