@@ -261,6 +261,8 @@ func (c *MetadataCache) fallbackLocked(now time.Time) (*IdPMetadata, error) {
 	return cloneMetadata(c.md), nil
 }
 
+// cloneMetadata copies md and its slices (the certificates themselves are
+// shared: nothing changes them after parsing).
 func cloneMetadata(md *IdPMetadata) *IdPMetadata {
 	if md == nil {
 		return nil

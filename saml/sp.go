@@ -259,8 +259,8 @@ func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	idp := copyIdPMetadata(cfg.IdP)
-	cfg.IdP = &idp
+	cfg.IdP = cloneMetadata(cfg.IdP)
+	idp := cfg.IdP
 	cfg.RequestedAuthnContext = append([]string(nil), cfg.RequestedAuthnContext...)
 
 	sp := &ServiceProvider{
@@ -311,15 +311,4 @@ func (sp *ServiceProvider) ACSURL() string { return sp.cfg.ACSURL }
 
 // IdP returns a copy of the identity provider's metadata in use. Changing
 // it (its slices included) does not change the service provider.
-func (sp *ServiceProvider) IdP() IdPMetadata { return copyIdPMetadata(sp.cfg.IdP) }
-
-// copyIdPMetadata copies md and its slices (the certificates themselves
-// are shared: they are not changed after parsing).
-func copyIdPMetadata(md *IdPMetadata) IdPMetadata {
-	c := *md
-	c.SSO = append([]Endpoint(nil), md.SSO...)
-	c.SLO = append([]Endpoint(nil), md.SLO...)
-	c.SigningCerts = append([]*x509.Certificate(nil), md.SigningCerts...)
-	c.NameIDFormats = append([]string(nil), md.NameIDFormats...)
-	return c
-}
+func (sp *ServiceProvider) IdP() IdPMetadata { return *cloneMetadata(sp.cfg.IdP) }
