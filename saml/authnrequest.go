@@ -16,7 +16,6 @@ import (
 	"html/template"
 	"math/big"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -152,11 +151,17 @@ func (r *AuthnRequest) RedirectURL() (string, error) {
 		}
 		q += "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sigValue))
 	}
-	sep := "?"
-	if strings.Contains(dest, "?") {
-		sep = "&"
+	// The endpoint's own query parameters are kept; a fragment would
+	// swallow the query, so it is dropped.
+	u, err := url.Parse(dest)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", &ConfigError{Field: "IdP.SSO", Reason: fmt.Sprintf("%q is not an absolute http(s) URL", dest)}
 	}
-	return dest + sep + q, nil
+	if u.RawQuery != "" {
+		q = u.RawQuery + "&" + q
+	}
+	u.RawQuery, u.Fragment, u.RawFragment = q, "", ""
+	return u.String(), nil
 }
 
 // signRedirect returns the SigAlg for key and a function signing the

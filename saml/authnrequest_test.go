@@ -216,6 +216,36 @@ func TestAuthnRequestRedirectEscaping(t *testing.T) {
 	assert.Equal(t, entityID, root.SelectElement("Issuer").Text(), "the Issuer is XML-escaped and reads back whole")
 }
 
+func TestAuthnRequestRedirectEndpointQueryAndFragment(t *testing.T) {
+	idp := newTestIdP(t)
+	key, cert := spKeyPair(t)
+	sp := newSP(t, idp, func(c *saml.Config) {
+		c.IdP.SSO = []saml.Endpoint{{Binding: saml.BindingHTTPRedirect, Location: "https://idp.example.com/sso?tenant=a%20b#start"}}
+		c.SigningKey, c.SigningCert = key, cert
+	})
+	req, err := sp.AuthnRequest("state")
+	require.NoError(t, err)
+	s, err := req.RedirectURL()
+	require.NoError(t, err)
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	assert.Equal(t, "https://idp.example.com/sso", u.Scheme+"://"+u.Host+u.Path)
+	assert.Empty(t, u.Fragment, "a fragment would hide the query from the IdP")
+	q := u.Query()
+	assert.Equal(t, "a b", q.Get("tenant"))
+	assert.Equal(t, "state", q.Get("RelayState"))
+	assert.NotEmpty(t, q.Get("SAMLRequest"))
+	assert.NotEmpty(t, q.Get("Signature"))
+	// The signature covers SAMLRequest, RelayState and SigAlg only, in
+	// that order, as the binding specifies.
+	raw := u.RawQuery
+	signed := raw[strings.Index(raw, "SAMLRequest="):strings.Index(raw, "&Signature=")]
+	sig, err := base64.StdEncoding.DecodeString(q.Get("Signature"))
+	require.NoError(t, err)
+	h := sha256.Sum256([]byte(signed))
+	require.NoError(t, rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, h[:], sig))
+}
+
 func keys(v url.Values) []string {
 	var out []string
 	for k := range v {
