@@ -50,7 +50,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			switch {
 			case !ok:
 				delete(view, id)
-			case dn != rec.DN:
+			case dn != "" && dn != rec.DN: // "": in scope, DN unchanged
 				c := *rec
 				c.DN = dn
 				view[id] = &c

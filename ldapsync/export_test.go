@@ -51,3 +51,23 @@ func (t *TombstoneReads) IDs() []string {
 func WithoutDirSync(ctx context.Context) context.Context {
 	return context.WithValue(ctx, withoutDirSyncKey{}, true)
 }
+
+// SyncReplReads observes the incremental content-sync reads of the runs
+// made with the context [WithSyncReplReads] returns.
+type SyncReplReads struct{ o *syncReplObserver }
+
+// WithSyncReplReads returns ctx carrying a fresh [SyncReplReads].
+func WithSyncReplReads(ctx context.Context) (context.Context, *SyncReplReads) {
+	o := &syncReplObserver{}
+	return context.WithValue(ctx, syncReplObserverKey{}, o), &SyncReplReads{o: o}
+}
+
+// Outcomes lists, per incremental content-sync read, how removals were
+// found: "delete phase" (named by the server), "present phase" (the IDs
+// the server reported present), "enumerated: a container changed" or
+// "enumerated" (every ID listed for another reason).
+func (t *SyncReplReads) Outcomes() []string {
+	t.o.mu.Lock()
+	defer t.o.mu.Unlock()
+	return append([]string(nil), t.o.how...)
+}

@@ -285,3 +285,90 @@ func TestOpenLDAPOUMovedIn(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenLDAPContentSyncPhases: how an incremental content-sync read finds
+// removals. With a session log the server names the deletions (delete
+// phase); without one it reports every unchanged entry present (present
+// phase) and those IDs are the enumeration. Only a changed container makes
+// the run list every ID.
+func TestOpenLDAPContentSyncPhases(t *testing.T) {
+	e := slapd(t)
+	for _, tc := range []struct{ kind, phase string }{
+		{"sessionlog", "delete phase"},
+		{"present", "present phase"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			suffix := e.Suffix[tc.kind]
+			c := e.admin(t, suffix)
+			root := addOpenLDAPOU(t, c, suffix, "phases")
+			outside := addOpenLDAPOU(t, c, suffix, "elsewhere")
+			team := addOpenLDAPOU(t, c, root, "team")
+			sfx := itSuffix()
+			addr := func(n string) string { return n + "-" + sfx + "@example.org" }
+			annDN, ann := addPerson(t, c, root, "ann", addr("ann"))
+			benDN, ben := addPerson(t, c, root, "ben", addr("ben"))
+			cyDN, cy := addPerson(t, c, root, "cy", addr("cy"))
+			_, dot := addPerson(t, c, team, "dot", addr("dot"))
+			cfg := e.config(suffix, root)
+			cfg.MaxSyncDeletions = 5
+			rig := newRig(t, cfg)
+			rep := rig.run()
+			require.Equal(t, ldapsync.SyncFull, rep.Mode)
+			require.ElementsMatch(t, []string{ann, ben, cy, dot}, keys(rig.linked()))
+
+			step := func(name string) (*ldapsync.Report, []string) {
+				t.Helper()
+				s, err := ldapsync.NewSyncer(rig.cfg, rig.target, rig.store)
+				require.NoError(t, err)
+				ctx, reads := ldapsync.WithSyncReplReads(context.Background())
+				rep, err := s.Run(ctx)
+				require.NoError(t, err, name)
+				require.Equal(t, ldapsync.SyncIncremental, rep.Mode, name)
+				require.Equal(t, "syncrepl", rig.source(), name)
+				return rep, reads.Outcomes()
+			}
+
+			rep, how := step("idle")
+			assert.Equal(t, []string{"delete phase"}, how, "nothing changed")
+			assert.Empty(t, rep.Updated)
+			assert.Empty(t, rep.Unlinked)
+
+			adModify(t, c, annDN, "mail", addr("anna"))
+			rep, how = step("modify")
+			assert.Equal(t, []string{tc.phase}, how)
+			assert.Equal(t, []string{ann}, rep.Updated)
+			assert.Empty(t, rep.Unlinked)
+
+			require.NoError(t, c.Del(ldap.NewDelRequest(benDN, nil)))
+			rep, how = step("delete")
+			assert.Equal(t, []string{tc.phase}, how)
+			assert.Equal(t, []string{ben}, rep.Unlinked)
+			assert.Empty(t, rep.Updated)
+
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest(cyDN, "uid=cy", true, outside)))
+			rep, how = step("user moved out")
+			assert.Len(t, how, 1)
+			assert.Equal(t, []string{cy}, rep.Unlinked)
+
+			// A renamed container: its entries change DN without changing.
+			teamRDN := strings.SplitN(team, ",", 2)[0]
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest(team, teamRDN+"x", true, "")))
+			rep, how = step("container renamed")
+			assert.Equal(t, []string{"enumerated: a container changed"}, how)
+			assert.Equal(t, []string{dot}, rep.Updated)
+			assert.True(t, strings.HasPrefix(strings.ToLower(rig.linked()[dot].DN), "uid=dot,"+strings.ToLower(teamRDN)+"x,"), rig.linked()[dot].DN)
+
+			// A container moved out of RootDN takes its entries along.
+			require.NoError(t, c.ModifyDN(ldap.NewModifyDNRequest(teamRDN+"x,"+root, teamRDN+"x", true, outside)))
+			rep, how = step("container moved out")
+			assert.Len(t, how, 1)
+			assert.Equal(t, []string{dot}, rep.Unlinked)
+
+			rep, how = step("idle again")
+			assert.Equal(t, []string{"delete phase"}, how)
+			assert.Empty(t, rep.Updated)
+			assert.Empty(t, rep.Unlinked)
+			assert.ElementsMatch(t, []string{ann}, keys(rig.linked()))
+		})
+	}
+}

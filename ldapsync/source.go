@@ -96,8 +96,9 @@ type readResult struct {
 	// records holds the objects read, by ID: every object on a full read,
 	// the changed ones otherwise.
 	records map[string]*Record
-	// present, when not nil, holds every ID in scope with its current DN;
-	// objects of the previous view that are absent have left the scope.
+	// present, when not nil, holds every ID in scope with its current DN
+	// ("" when the source knows the object is in scope with an unchanged
+	// DN); objects of the previous view that are absent have left the scope.
 	// (Objects under a renamed or moved OU get a new DN without a new
 	// uSNChanged; the DN here catches that.)
 	present map[string]string
@@ -149,6 +150,9 @@ type reader struct {
 	// a renamed or moved container (whose objects change DN without
 	// changing) needs the enumeration.
 	enumNeeded func(ctx context.Context) (bool, error)
+	// known, when set, reports whether the stored state holds the record
+	// of an object.
+	known func(id string) bool
 }
 
 func newReader(s *session, cfg Config, info *dirInfo, log *slog.Logger) *reader {

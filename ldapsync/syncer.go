@@ -166,6 +166,7 @@ func (s *Syncer) read(ctx context.Context, prev Watermark, known func(id string)
 		return nil, "", err
 	}
 	r := newReader(sess, s.cfg, info, s.opts.logger)
+	r.known = known
 	src := chooseSource(info)
 	if _, ok := src.(dirSyncSource); ok && prev.Source == src.name() && prev.USN > 0 {
 		// DirSync reports deletions (tombstones) and objects moved or

@@ -2,8 +2,10 @@ package ldapsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -17,12 +19,23 @@ const ldapResultSyncRefreshRequired = 4096
 
 // syncReplSource reads changes from directories with RFC 4533 content
 // synchronisation (OpenLDAP's syncprov overlay) in refreshOnly mode: the
-// server returns the entries changed since the stored cookie, and deletes
-// either explicitly (a session log, syncIdSet) or through its present phase.
-// Object IDs are enumerated as with the other sources, which also catches
-// entries under a renamed OU and works whichever way the server reports
-// deletions. A database without content sync (the control is refused) is
-// served by the fallback source, modifyTimestamp polling.
+// server returns the entries changed since the stored cookie, and tells
+// which entries left the scope in one of two ways, which the refresh
+// records (see [refresh]):
+//
+//   - a delete phase (a session log covers the cookie): the deletions are
+//     named (syncIdSet or delete states, sync done with refreshDeletes);
+//     nothing needs listing;
+//   - a present phase: every unchanged entry in scope is reported present;
+//     those IDs with the changed ones are the complete content, and every
+//     other object has left the scope. They are the enumeration: no second
+//     listing.
+//
+// Neither names the objects under a container renamed or moved (they keep
+// their entryCSN), so a second refresh with the same cookie looks at the
+// containers under RootDN; only when one of them changed are the object
+// IDs enumerated. A database without content sync (the control is
+// refused) is served by the fallback source, modifyTimestamp polling.
 type syncReplSource struct {
 	fallback changeSource
 }
@@ -34,6 +47,23 @@ func (syncReplSource) name() string { return "syncrepl" }
 func syncReplUnsupported(err error) bool {
 	return ldap.IsErrorAnyOf(err, ldap.LDAPResultUnavailableCriticalExtension,
 		ldap.LDAPResultUnwillingToPerform, ldap.LDAPResultInsufficientAccessRights)
+}
+
+// openLDAPContainerClasses are the classes of entries that can hold users
+// and groups on a generic LDAP directory.
+var openLDAPContainerClasses = []string{"organizationalUnit", "organization", "locality", "country",
+	"domain", "dcObject", "container"}
+
+// containerFilter selects the entries that can hold objects in scope (and
+// are not objects themselves).
+func (r *reader) containerFilter() string {
+	var sb strings.Builder
+	sb.WriteString("(&(|")
+	for _, c := range openLDAPContainerClasses {
+		sb.WriteString("(objectClass=" + c + ")")
+	}
+	sb.WriteString(")(!" + r.scope + "))")
+	return sb.String()
 }
 
 func (s syncReplSource) read(ctx context.Context, r *reader, prev Watermark) (*readResult, error) {
@@ -51,14 +81,12 @@ func (s syncReplSource) read(ctx context.Context, r *reader, prev Watermark) (*r
 	}
 	if reason == "" {
 		out := &readResult{records: map[string]*Record{}}
-		cookie, err := contentSync(ctx, r, r.scope, prev.Cookie, out)
+		cookie, ref, err := contentSync(ctx, r, r.scope, prev.Cookie, out)
+		if err == nil {
+			err = s.complete(ctx, r, prev.Cookie, ref, out)
+		}
 		switch {
 		case err == nil:
-			ids, err := r.enumerate(ctx)
-			if err != nil {
-				return nil, err
-			}
-			out.present = ids
 			wm.Cookie = cookie
 			if len(wm.Cookie) == 0 {
 				wm.Cookie = prev.Cookie
@@ -72,6 +100,10 @@ func (s syncReplSource) read(ctx context.Context, r *reader, prev Watermark) (*r
 		case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
 			reason = "more changes than the server's size limit returns at once"
 		default:
+			var re *ReadError
+			if errors.As(err, &re) {
+				return nil, err
+			}
 			return nil, &ReadError{Op: "content sync", Err: ctxErr(ctx, err)}
 		}
 	}
@@ -79,7 +111,7 @@ func (s syncReplSource) read(ctx context.Context, r *reader, prev Watermark) (*r
 	// then read everything with paged searches. A change made while
 	// reading is reported again by the next run, never lost.
 	none := fmt.Sprintf("(&%s(!%s))", r.scope, r.scope)
-	cookie, err := contentSync(ctx, r, none, nil, &readResult{records: map[string]*Record{}})
+	cookie, _, err := contentSync(ctx, r, none, nil, &readResult{records: map[string]*Record{}})
 	if err != nil {
 		if syncReplUnsupported(err) {
 			return s.fallback.read(ctx, r, prev)
@@ -100,13 +132,80 @@ func (s syncReplSource) read(ctx context.Context, r *reader, prev Watermark) (*r
 	return out, nil
 }
 
+// complete decides, after the refresh of the objects, how removals and
+// moves are found: from the refresh itself, or by enumerating IDs when a
+// container changed or the refresh did not say which phase it ran.
+func (s syncReplSource) complete(ctx context.Context, r *reader, cookie []byte, ref *refresh, out *readResult) error {
+	// The containers' refresh runs after the objects' one and from the
+	// same cookie: a container changed since is seen now or by the next
+	// run (whose cookie is the objects' one, older), never missed.
+	_, cref, err := contentSync(ctx, r, r.containerFilter(), cookie, &readResult{records: map[string]*Record{}})
+	if err != nil {
+		return err
+	}
+	// A container that was added, changed, renamed or moved (in or
+	// within RootDN), or that left RootDN or was deleted. A server
+	// replaying a session log names as deleted every logged entry that
+	// does not match the containers' filter now (it cannot tell whether
+	// it matched before): objects the state knows or that were just read
+	// are no containers, anything else may be one.
+	containerChanged := cref.changed > 0 || !cref.done
+	for _, id := range cref.deleted {
+		if _, read := out.records[id]; !read && (r.known == nil || !r.known(id)) {
+			containerChanged = true
+			break
+		}
+	}
+	how := "delete phase"
+	defer func() { observeSyncRepl(ctx, how) }()
+	switch {
+	case containerChanged || !ref.done || (ref.presentPhase && ref.deletePhase),
+		ref.presentPhase && len(ref.present) == 0:
+		// (A present phase naming nothing would remove every object:
+		// listing the IDs confirms it.)
+		how = "enumerated"
+		if containerChanged {
+			how = "enumerated: a container changed"
+		}
+		ids, err := r.enumerate(ctx)
+		if err != nil {
+			return err
+		}
+		out.present = ids
+	case ref.presentPhase:
+		how = "present phase"
+		present := make(map[string]string, len(ref.present)+len(out.records))
+		for id := range ref.present {
+			present[id] = "" // unchanged: DN as stored
+		}
+		for id, rec := range out.records {
+			present[id] = rec.DN
+		}
+		out.present = present
+	default:
+		// Delete phase: the deletions are in out.deleted.
+	}
+	return nil
+}
+
+// refresh is what a content-sync refresh said beyond the entries.
+type refresh struct {
+	done         bool // the sync done control arrived
+	presentPhase bool // unchanged entries were reported present: absent ones are gone
+	deletePhase  bool // deletions were named
+	present      map[string]struct{}
+	changed      int      // entries added or modified
+	deleted      []string // entries named deleted
+}
+
 // contentSync runs one refreshOnly content-sync search under RootDN and
-// returns the final cookie. Added and modified entries go to out.records,
-// explicitly deleted ones to out.deleted; present-phase entries are left to
-// the ID enumeration.
-func contentSync(ctx context.Context, r *reader, filter string, cookie []byte, out *readResult) ([]byte, error) {
+// returns the final cookie and what the refresh reported. Added and
+// modified entries go to out.records (when they convert), explicitly
+// deleted ones to out.deleted, entries reported present to the refresh.
+func contentSync(ctx context.Context, r *reader, filter string, cookie []byte, out *readResult) ([]byte, *refresh, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	ref := &refresh{present: map[string]struct{}{}}
 	req := ldap.NewSearchRequest(r.cfg.RootDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, r.attributes(), nil)
 	resp := r.s.conn.Syncrepl(sctx, req, 64, ldap.SyncRequestModeRefreshOnly, cookie, false)
@@ -118,14 +217,32 @@ func contentSync(ctx context.Context, r *reader, filter string, cookie []byte, o
 				if k := syncInfoCookie(c); len(k) > 0 {
 					next = k
 				}
-				if c.SyncIdSet != nil && c.SyncIdSet.RefreshDeletes {
+				switch {
+				case c.SyncIdSet != nil && c.SyncIdSet.RefreshDeletes:
+					ref.deletePhase = true
 					for _, u := range c.SyncIdSet.SyncUUIDs {
-						out.deleted = append(out.deleted, strings.ToLower(u.String()))
+						ref.deleted = append(ref.deleted, strings.ToLower(u.String()))
 					}
+					out.deleted = append(out.deleted, ref.deleted[len(ref.deleted)-len(c.SyncIdSet.SyncUUIDs):]...)
+				case c.SyncIdSet != nil:
+					ref.presentPhase = true
+					for _, u := range c.SyncIdSet.SyncUUIDs {
+						ref.present[strings.ToLower(u.String())] = struct{}{}
+					}
+				case c.RefreshPresent != nil:
+					ref.presentPhase = true
+				case c.RefreshDelete != nil:
+					ref.deletePhase = true
 				}
 			case *ldap.ControlSyncDone:
+				ref.done = true
 				if len(c.Cookie) > 0 {
 					next = c.Cookie
+				}
+				if c.RefreshDeletes {
+					ref.deletePhase = true
+				} else {
+					ref.presentPhase = true
 				}
 			}
 		}
@@ -139,10 +256,15 @@ func contentSync(ctx context.Context, r *reader, filter string, cookie []byte, o
 		}
 		switch {
 		case state != nil && state.State == ldap.SyncStateDelete:
-			out.deleted = append(out.deleted, strings.ToLower(state.EntryUUID.String()))
+			ref.deletePhase = true
+			id := strings.ToLower(state.EntryUUID.String())
+			ref.deleted = append(ref.deleted, id)
+			out.deleted = append(out.deleted, id)
 		case state != nil && state.State == ldap.SyncStatePresent:
-			// unchanged: the enumeration accounts for it
+			ref.presentPhase = true
+			ref.present[strings.ToLower(state.EntryUUID.String())] = struct{}{}
 		default:
+			ref.changed++
 			id, rec, skip := r.convert(e)
 			if skip != "" {
 				out.skipped = append(out.skipped, Skip{ID: id, DN: e.DN, Reason: skip})
@@ -152,12 +274,12 @@ func contentSync(ctx context.Context, r *reader, filter string, cookie []byte, o
 		}
 	}
 	if err := resp.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return next, nil
+	return next, ref, nil
 }
 
 func syncInfoCookie(c *ldap.ControlSyncInfo) []byte {
@@ -172,4 +294,24 @@ func syncInfoCookie(c *ldap.ControlSyncInfo) []byte {
 		return c.SyncIdSet.Cookie
 	}
 	return nil
+}
+
+// syncReplObserver learns how the incremental content-sync reads of the
+// runs made with its context found removals. Tests carry one in the
+// context of a run.
+type syncReplObserver struct {
+	mu  sync.Mutex
+	how []string
+}
+
+type syncReplObserverKey struct{}
+
+func observeSyncRepl(ctx context.Context, how string) {
+	obs, _ := ctx.Value(syncReplObserverKey{}).(*syncReplObserver)
+	if obs == nil {
+		return
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	obs.how = append(obs.how, how)
 }
