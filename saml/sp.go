@@ -94,7 +94,8 @@ type Config struct {
 	// SigningKey is an RSA key, SigningKey is used.
 	EncryptionKey crypto.Signer
 	// EncryptionCert is published in the SP metadata for encryption. When
-	// nil, SigningCert is published for both uses if SigningKey is RSA.
+	// nil, SigningCert is published for both uses if SigningKey is RSA and
+	// EncryptionKey is nil (the signing key then decrypts).
 	EncryptionCert *x509.Certificate
 
 	// MaxResponseBytes caps the decoded size of a response. Zero means

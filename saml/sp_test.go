@@ -123,6 +123,25 @@ func TestServiceProviderIdPIsACopy(t *testing.T) {
 	assert.Equal(t, idp.EntityID(), a.Issuer)
 }
 
+func TestMetadataSeparateEncryptionKeyWithoutCert(t *testing.T) {
+	// With its own EncryptionKey the SP does not decrypt with the signing
+	// key, so the signing certificate is not offered for encryption.
+	idp := newTestIdP(t)
+	signKey, signCert := spKeyPair(t)
+	encKey, _ := spKeyPair(t)
+	sp := newSP(t, idp, func(c *saml.Config) {
+		c.SigningKey, c.SigningCert = signKey, signCert
+		c.EncryptionKey = encKey
+	})
+	md, err := sp.Metadata()
+	require.NoError(t, err)
+	doc := etree.NewDocument()
+	require.NoError(t, doc.ReadFromBytes(md))
+	keys := doc.FindElements("//KeyDescriptor")
+	require.Len(t, keys, 1)
+	assert.Equal(t, "signing", keys[0].SelectAttrValue("use", ""))
+}
+
 func TestMetadataWithoutKey(t *testing.T) {
 	idp := newTestIdP(t)
 	sp := newSP(t, idp)

@@ -65,7 +65,8 @@ func (sp *ServiceProvider) Metadata() ([]byte, error) {
 		d.SP.Keys = append(d.SP.Keys,
 			spKeyDescriptor{Use: "signing", Cert: certText(cfg.SigningCert)},
 			spKeyDescriptor{Use: "encryption", Cert: certText(cfg.EncryptionCert)})
-	case cfg.SigningCert != nil && signingIsRSA:
+	case cfg.SigningCert != nil && signingIsRSA && cfg.EncryptionKey == nil:
+		// The signing key also decrypts (see Config.EncryptionKey).
 		d.SP.Keys = append(d.SP.Keys, spKeyDescriptor{Cert: certText(cfg.SigningCert)})
 	case cfg.SigningCert != nil:
 		d.SP.Keys = append(d.SP.Keys, spKeyDescriptor{Use: "signing", Cert: certText(cfg.SigningCert)})
