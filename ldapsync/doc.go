@@ -45,7 +45,12 @@
 // (otherwise modifyTimestamp). Watermark.Source names the source in use.
 // Removals are found by enumerating object IDs only; with DirSync, which
 // reports deletions itself, only when a container changed since the last
-// run (objects under a renamed or moved OU change DN unreported).
+// run (objects under a renamed or moved OU change DN unreported); with
+// content sync from the refresh itself (deletions named by a session log,
+// or the IDs of its present phase), also listing IDs only when a container
+// under RootDN changed. Objects the enumeration finds in scope that the
+// state does not know (under an OU moved or renamed into RootDN, which
+// keep their uSNChanged or entryCSN) are read whole in the same run.
 // uSNChanged polling also reads the tombstones changed since the watermark
 // with the show-deleted control (1.2.840.113556.1.4.417) where the root
 // DSE lists it and the bind account may read Deleted Objects (on Active
