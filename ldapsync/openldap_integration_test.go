@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/stretchr/testify/assert"
@@ -260,9 +261,13 @@ func TestOpenLDAPOUMovedIn(t *testing.T) {
 			team := addOpenLDAPOU(t, c, outside, "team")
 			sub := addOpenLDAPOU(t, c, team, "sub")
 			sfx := itSuffix()
-			_, stays := addPerson(t, c, root, "stays", "stays-"+sfx+"@example.org")
 			_, a := addPerson(t, c, team, "alice", "alice-"+sfx+"@example.org")
 			bDN, b := addPerson(t, c, sub, "bob", "bob-"+sfx+"@example.org")
+			// modifyTimestamp has one-second steps: the watermark (the
+			// newest entry in scope) must be newer than the entries moved
+			// in, or a timestamp poll would read them anyway.
+			time.Sleep(1100 * time.Millisecond)
+			_, stays := addPerson(t, c, root, "stays", "stays-"+sfx+"@example.org")
 			rig := newRig(t, e.config(suffix, root))
 			rig.run()
 			require.Equal(t, wantSource[kind], rig.source())
