@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"html/template"
@@ -24,6 +25,9 @@ const (
 	logoutPath   = "/logout"
 	metadataPath = "/metadata"
 	cookieName   = "gatehouse_session"
+	// loginCookie ties an outstanding sign-in to the browser that started
+	// it, so a response for someone else's sign-in (login CSRF) is refused.
+	loginCookie = "gatehouse_login"
 )
 
 // config is what the server needs to run.
@@ -59,6 +63,7 @@ type server struct {
 }
 
 type pendingLogin struct {
+	browser   string // value of loginCookie in the browser that started it
 	requestID string
 	returnTo  string
 	expires   time.Time
@@ -192,8 +197,17 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many sign-ins in progress", http.StatusServiceUnavailable)
 		return
 	}
-	s.pending[relay] = pendingLogin{requestID: req.ID, returnTo: localPath(r.URL.Query().Get("return")), expires: now.Add(pendingTTL)}
+	browser := randomID()
+	s.pending[relay] = pendingLogin{browser: browser, requestID: req.ID, returnTo: localPath(r.URL.Query().Get("return")), expires: now.Add(pendingTTL)}
 	s.mu.Unlock()
+	// The IdP posts back cross-site, so SameSite=Lax would keep this cookie
+	// away from the ACS: None (which browsers require to be Secure) over
+	// https; over plain http on loopback the attribute is left out.
+	lc := &http.Cookie{Name: loginCookie, Value: browser, Path: "/", MaxAge: int(pendingTTL / time.Second), HttpOnly: true, Secure: s.secure}
+	if s.secure {
+		lc.SameSite = http.SameSiteNoneMode
+	}
+	http.SetCookie(w, lc)
 
 	if to, err := req.RedirectURL(); err == nil {
 		http.Redirect(w, r, to, http.StatusFound)
@@ -228,9 +242,15 @@ func (s *server) acs(w http.ResponseWriter, r *http.Request) {
 	var ids []string
 	returnTo := "/"
 	if known && s.cfg.Now().Before(p.expires) {
+		c, err := r.Cookie(loginCookie)
+		if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(p.browser)) != 1 {
+			http.Error(w, "sign-in refused: it was started in another browser", http.StatusForbidden)
+			return
+		}
 		ids = []string{p.requestID}
 		returnTo = p.returnTo
 	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure})
 	// With no outstanding request the response is unsolicited; Verify
 	// accepts it only when the profile allows IdP-initiated sign-on.
 	a, err := sp.Verify(r.Context(), r.PostForm.Get("SAMLResponse"), ids...)

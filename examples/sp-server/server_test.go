@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -111,7 +112,16 @@ func TestSignInFlow(t *testing.T) {
 	acsResp := resp.Request.Response
 	require.NotNil(t, acsResp)
 	assert.Equal(t, http.StatusSeeOther, acsResp.StatusCode)
-	setCookie := acsResp.Header.Get("Set-Cookie")
+	var setCookie, clearLogin string
+	for _, v := range acsResp.Header.Values("Set-Cookie") {
+		switch {
+		case strings.HasPrefix(v, cookieName+"="):
+			setCookie = v
+		case strings.HasPrefix(v, loginCookie+"="):
+			clearLogin = v
+		}
+	}
+	assert.Contains(t, clearLogin, "Max-Age=0", "the sign-in cookie is cleared at the ACS")
 	assert.Contains(t, setCookie, cookieName+"=")
 	assert.Contains(t, setCookie, "HttpOnly")
 	assert.Contains(t, setCookie, "Secure")
@@ -231,4 +241,32 @@ func TestLoadConfigErrors(t *testing.T) {
 
 	_, err = loadConfig(path, "CUK1", "", "webmail", "")
 	require.Error(t, err)
+}
+
+// Login CSRF: a response to a sign-in started in one browser, posted from
+// another browser, is refused; the browser that started it gets in.
+func TestACSRefusesSignInFromAnotherBrowser(t *testing.T) {
+	f := start(t, nil)
+	resp, err := f.browser.Get(f.ts.URL + "/")
+	require.NoError(t, err)
+	page := read(t, resp)
+	require.True(t, strings.HasPrefix(resp.Request.URL.String(), f.idp.SSOURL()), "the browser ends at the IdP: %s", resp.Request.URL)
+	action, fields, err := harness.ParsePostForm([]byte(page))
+	require.NoError(t, err)
+
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	other := *f.browser
+	other.Jar = jar
+	resp, err = other.PostForm(action, fields)
+	require.NoError(t, err)
+	body := read(t, resp)
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Contains(t, body, "started in another browser")
+	assert.NotContains(t, body, "Hello, alice@example.com")
+
+	// The pending sign-in was used up by the refused attempt: the starting
+	// browser has to sign in again, and then it works.
+	_, resp = f.signIn(t, "/")
+	assert.Contains(t, read(t, resp), "Hello, alice@example.com")
 }
