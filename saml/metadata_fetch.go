@@ -54,7 +54,8 @@ func FetchMetadata(ctx context.Context, rawURL string, opts ...MetadataOption) (
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Sprintf("%q", raw)
+		// Quoting the raw text could show a password in its user info.
+		return "(unparsable URL)"
 	}
 	return u.Redacted()
 }
@@ -63,7 +64,13 @@ func redactURL(raw string) string {
 func checkMetadataURL(raw string, insecureHTTP bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, err
+		// url.Error quotes the whole URL, password included: keep only
+		// what is wrong with it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("not a valid URL: %w", err)
 	}
 	switch u.Scheme {
 	case "https":

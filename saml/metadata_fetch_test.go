@@ -253,3 +253,18 @@ func TestFetchMetadataAnswerAfterDeadline(t *testing.T) {
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	}
 }
+
+func TestFetchMetadataErrorNeverShowsPassword(t *testing.T) {
+	for _, raw := range []string{
+		"https://user:s3cret@idp.example/%zz",  // unparsable
+		"ftp://user:s3cret@idp.example/md.xml", // wrong scheme
+		"https://user:s3cret@/md.xml",          // no host
+	} {
+		_, err := FetchMetadata(context.Background(), raw)
+		require.Error(t, err, raw)
+		assert.NotContains(t, err.Error(), "s3cret", raw)
+		var fe *FetchError
+		require.ErrorAs(t, err, &fe, raw)
+		assert.Equal(t, FetchStageURL, fe.Stage, raw)
+	}
+}

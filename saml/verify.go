@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -393,7 +394,11 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 				}
 				v, err := xtext(av, "")
 				if err != nil {
-					return nil, verr(ErrMalformed, ap+"/AttributeStatement/Attribute[@Name="+name+"]/AttributeValue", err.(*VerifyError).Reason)
+					reason := err.Error()
+					if ve := (*VerifyError)(nil); errors.As(err, &ve) {
+						reason = ve.Reason
+					}
+					return nil, verr(ErrMalformed, ap+"/AttributeStatement/Attribute[@Name="+name+"]/AttributeValue", reason)
 				}
 				values = append(values, v)
 			}
