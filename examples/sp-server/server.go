@@ -261,6 +261,7 @@ func (s *server) acs(w http.ResponseWriter, r *http.Request) {
 	id := randomID()
 	expires := s.cfg.Now().Add(s.cfg.SessionTTL)
 	s.mu.Lock()
+	s.expireLocked(s.cfg.Now()) // IdP-initiated sign-ins never pass through login
 	s.session[id] = session{assertion: a, expires: expires}
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{
