@@ -99,7 +99,7 @@ type Config struct {
 	Host          string         `json:"host"`
 	AlternateHost string         `json:"alternateHost,omitempty"`
 	Port          int            `json:"port,omitempty"`       // 0: 636 for LDAPS, else 389
-	Encryption    Encryption     `json:"encryption,omitempty"` // "" is EncryptionNone
+	Encryption    Encryption     `json:"encryption,omitempty"` // "" is EncryptionNone, refused with a BindPassword (name "none" to send it unencrypted)
 	Mode          TrustMode      `json:"mode,omitempty"`       // "" is ModeStrict
 	RootCAs       *x509.CertPool `json:"-"`                    // nil: the system roots
 	BindDN        string         `json:"bindDN"`
@@ -181,6 +181,9 @@ func (c Config) Validate() error {
 	}
 	if c.BindDN != "" && c.BindPassword == "" {
 		add("bindPassword: required when bindDN is set (an empty password would be an unauthenticated bind)")
+	}
+	if c.BindPassword != "" && c.Encryption == "" {
+		add("encryption: required when bindPassword is set (ldaps or starttls; none only to send the password unencrypted on purpose)")
 	}
 	if c.BindDN == "" && c.BindPassword != "" {
 		add("bindDN: required when bindPassword is set")

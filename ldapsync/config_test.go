@@ -11,7 +11,7 @@ import (
 )
 
 func validConfig() Config {
-	return Config{Host: "dc1.corp.example", BindDN: "CN=svc,DC=corp,DC=example", BindPassword: "s3cret!",
+	return Config{Host: "dc1.corp.example", Encryption: EncryptionNone, BindDN: "CN=svc,DC=corp,DC=example", BindPassword: "s3cret!",
 		RootDN: "DC=corp,DC=example"}
 }
 
@@ -44,7 +44,9 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	c := validConfig().WithDefaults()
+	c := validConfig()
+	c.Encryption = ""
+	c = c.WithDefaults()
 	assert.Equal(t, 389, c.Port)
 	assert.Equal(t, EncryptionNone, c.Encryption)
 	assert.Equal(t, ModeStrict, c.Mode)

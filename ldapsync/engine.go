@@ -17,6 +17,7 @@ type outcome struct {
 	changes    []Change // upserts, disables and group upserts, in order
 	removals   []Change // unlinks, deletes and group deletes
 	withheld   bool     // removals exceed MaxSyncDeletions
+	emptyRead  bool     // nothing at all is in scope: removals withheld (ErrEmptyRead)
 	skipped    []Skip
 	warnings   []string
 	next       State // the state to save once every change (and, unless withheld, removal) is applied
@@ -365,6 +366,13 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
+	// Nothing at all in scope, yet several removals: lost read access and
+	// an emptied root DN look the same. (One object leaving a scope that
+	// held only it, as the last user moved out of an OU, goes ahead.)
+	if len(view) == 0 && len(out.removals) > 1 {
+		out.emptyRead = true
+		out.withhold(fmt.Sprintf("the directory returned no objects in scope under %s (lost read access and an emptied root DN look the same): %d removals withheld", cfg.RootDN, len(out.removals)))
+	}
 	if len(out.removals) > cfg.MaxSyncDeletions {
 		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
 	}

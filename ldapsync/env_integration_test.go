@@ -272,6 +272,7 @@ func (e *slapdEnv) config(suffix, rootDN string) ldapsync.Config {
 		Name:             "openldap",
 		Host:             e.Host,
 		Port:             e.Port,
+		Encryption:       ldapsync.EncryptionNone,
 		BindDN:           "cn=admin," + suffix,
 		BindPassword:     ldapsync.Secret(e.Password),
 		RootDN:           rootDN,

@@ -29,6 +29,10 @@ var (
 	ErrState = errors.New("ldapsync: sync state unusable")
 	// ErrInvalidDomainList: ParseDomainList got a malformed list.
 	ErrInvalidDomainList = errors.New("ldapsync: invalid domain list")
+	// ErrEmptyRead: a read found no object at all in scope while the
+	// target holds objects from earlier runs. Lost read access or an
+	// emptied RootDN look the same, so no removal is applied.
+	ErrEmptyRead = errors.New("ldapsync: the directory returned no objects in scope")
 )
 
 // DeletionLimitError says how many removals a run planned and how many

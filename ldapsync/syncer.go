@@ -82,6 +82,17 @@ func NewSyncer(cfg Config, target Target, store StateStore, opts ...Option) (*Sy
 	return s, nil
 }
 
+// Format prints the integration's name and host with every verb, never
+// its configuration: fmt would print the bind password from the
+// unexported field without calling [Secret]'s methods.
+func (s *Syncer) Format(f fmt.State, _ rune) {
+	if s == nil {
+		_, _ = f.Write([]byte("ldapsync.Syncer(nil)"))
+		return
+	}
+	_, _ = fmt.Fprintf(f, "ldapsync.Syncer(%q %s)", s.cfg.Name, s.cfg.Host)
+}
+
 // Config returns the configuration in use, with defaults applied.
 func (s *Syncer) Config() Config { return s.cfg }
 
@@ -224,6 +235,9 @@ func (s *Syncer) Plan(ctx context.Context) (*Plan, error) {
 	plan.Changes = append(plan.Changes, out.changes...)
 	if out.withheld {
 		plan.Withheld = out.removals
+		if out.emptyRead {
+			return plan, emptyReadError(len(out.removals))
+		}
 		return plan, &DeletionLimitError{Planned: len(out.removals), Limit: s.cfg.MaxSyncDeletions}
 	}
 	plan.Changes = append(plan.Changes, out.removals...)
@@ -246,7 +260,9 @@ func modeOf(o *outcome) SyncMode {
 // stops the run without saving the state, so the next run repeats the
 // writes (targets are idempotent). When removals exceed MaxSyncDeletions
 // none is applied, everything else is, the state is saved, and the error
-// wraps [ErrDeletionLimit]. The report describes what was applied, also
+// wraps [ErrDeletionLimit]. A read that finds no object at all in scope
+// while earlier runs linked some withholds every removal the same way and
+// returns an error wrapping [ErrEmptyRead]. The report describes what was applied, also
 // when an error is returned after writes began.
 func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	s.mu.Lock()
@@ -302,10 +318,18 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	}
 	finish()
 	s.log(ctx, "ldapsync: run complete", slog.String("mode", string(rep.Mode)), slog.Int("writes", len(writes)))
+	if out.emptyRead {
+		return rep, emptyReadError(len(out.removals))
+	}
 	if limitHit {
 		return rep, &DeletionLimitError{Planned: len(out.removals), Limit: s.cfg.MaxSyncDeletions}
 	}
 	return rep, nil
+}
+
+// emptyReadError is the error of a run whose read found nothing in scope.
+func emptyReadError(planned int) error {
+	return fmt.Errorf("%w: %d removals withheld; check the bind account's read access and RootDN", ErrEmptyRead, planned)
 }
 
 func (s *Syncer) apply(ctx context.Context, c Change) error {
