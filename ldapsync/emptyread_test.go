@@ -2,16 +2,20 @@ package ldapsync_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/ldapsync"
+	"github.com/gatehouse-id/gatehouse/ldapsync/ldapsynctest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// A read that finds nothing at all in scope looks the same as a bind
-// account that lost its read access or a RootDN emptied by mistake:
-// removals are withheld and the run fails, instead of emptying the target.
+// A read that finds nothing at all in scope, the objects merely absent
+// (here moved out, read by full runs: no change record names them), looks the same as a bind
+// account that lost its read access: removals are withheld and the run
+// fails, instead of emptying the target.
 func TestEmptyReadWithholdsRemovals(t *testing.T) {
 	e := newEnv(t)
 	ou := e.addOU("Sales")
@@ -19,14 +23,18 @@ func TestEmptyReadWithholdsRemovals(t *testing.T) {
 	b := e.addUserIn(ou, "Ben", "ben@example.com")
 	e.cfg.RootDN = ou
 	e.cfg.MaxSyncDeletions = 100
+	e.opts = []ldapsync.Option{ldapsync.WithFullSyncEvery(time.Nanosecond)} // every run reads everything
 	rep := e.run()
 	require.ElementsMatch(t, []string{a.ID, b.ID}, rep.Added)
 
-	require.NoError(t, e.dir.Delete(a.DN))
-	require.NoError(t, e.dir.Delete(b.DN))
+	outside := e.addOU("Elsewhere")
+	_, err := e.dir.Move(a.DN, outside)
+	require.NoError(t, err)
+	_, err = e.dir.Move(b.DN, outside)
+	require.NoError(t, err)
 	_, perr := e.syncer().Plan(context.Background())
 	require.ErrorIs(t, perr, ldapsync.ErrEmptyRead)
-	rep, err := e.tryRun()
+	rep, err = e.tryRun()
 	require.ErrorIs(t, err, ldapsync.ErrEmptyRead)
 	require.NotNil(t, rep)
 	assert.ElementsMatch(t, []string{a.ID, b.ID}, rep.Withheld)
@@ -49,10 +57,14 @@ func TestEmptyReadRemovalsPlannedAgain(t *testing.T) {
 	b := e.addUserIn(ou, "Ben", "ben@example.com")
 	e.cfg.RootDN = ou
 	e.cfg.MaxSyncDeletions = 100
+	e.opts = []ldapsync.Option{ldapsync.WithFullSyncEvery(time.Nanosecond)} // every run reads everything
 	e.run()
-	require.NoError(t, e.dir.Delete(a.DN))
-	require.NoError(t, e.dir.Delete(b.DN))
-	_, err := e.tryRun()
+	outside := e.addOU("Elsewhere")
+	_, err := e.dir.Move(a.DN, outside)
+	require.NoError(t, err)
+	_, err = e.dir.Move(b.DN, outside)
+	require.NoError(t, err)
+	_, err = e.tryRun()
 	require.ErrorIs(t, err, ldapsync.ErrEmptyRead)
 	c := e.addUserIn(ou, "Cid", "cid@example.com")
 	rep := e.run()
@@ -60,4 +72,27 @@ func TestEmptyReadRemovalsPlannedAgain(t *testing.T) {
 	assert.ElementsMatch(t, []string{a.ID, b.ID}, rep.Unlinked)
 	assert.NotContains(t, e.linked(), a.ID)
 	assert.NotContains(t, e.linked(), b.ID)
+}
+
+// A server whose paged search never advances (the same cookie back, the
+// same entries again) ends the read with an error instead of looping and
+// growing without bound; nothing is removed.
+func TestStuckPagingEndsTheRead(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.PageSize = 2
+	e.cfg.MaxSyncDeletions = 100
+	for i := range 5 {
+		e.addUser(fmt.Sprintf("P%d", i), fmt.Sprintf("p%d@example.com", i))
+	}
+	e.run()
+	before := e.linked()
+	require.NoError(t, e.dir.SetFaults(ldapsynctest.Faults{StuckPaging: true}))
+	e.store = ldapsync.NewMemoryStore() // a full read, paged
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := e.syncer().Run(ctx)
+	require.ErrorIs(t, err, ldapsync.ErrRead)
+	require.NoError(t, ctx.Err(), "the read stopped by itself, not by the deadline")
+	assert.ErrorContains(t, err, "cookie")
+	assert.Equal(t, before, e.linked())
 }

@@ -366,10 +366,11 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
-	// Nothing at all in scope, yet several removals: lost read access and
-	// an emptied root DN look the same. (One object leaving a scope that
+	// Nothing at all in scope, and several objects merely absent (not
+	// named deleted by a tombstone, DirSync or content sync): lost read
+	// access looks exactly like that. (One object leaving a scope that
 	// held only it, as the last user moved out of an OU, goes ahead.)
-	if len(view) == 0 && len(out.removals) > 1 {
+	if len(view) == 0 && absentOnly(out.removals, res.deleted) > 1 {
 		out.emptyRead = true
 		out.withhold(fmt.Sprintf("the directory returned no objects in scope under %s (lost read access and an emptied root DN look the same): %d removals withheld", cfg.RootDN, len(out.removals)))
 	}
@@ -377,6 +378,22 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
 	}
 	return out
+}
+
+// absentOnly counts the removals whose objects the read did not name
+// deleted.
+func absentOnly(removals []Change, deleted []string) int {
+	named := make(map[string]bool, len(deleted))
+	for _, id := range deleted {
+		named[id] = true
+	}
+	n := 0
+	for _, c := range removals {
+		if !named[c.ID] {
+			n++
+		}
+	}
+	return n
 }
 
 // withhold keeps every planned removal out of this run: the state keeps

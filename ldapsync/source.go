@@ -1,6 +1,7 @@
 package ldapsync
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -199,6 +200,7 @@ func (r *reader) search(ctx context.Context, op, filter string, attrs []string, 
 	req := ldap.NewSearchRequest(r.cfg.RootDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, attrs, []ldap.Control{paging})
 	var refs []string
+	var prog pageProgress
 	pages := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -223,8 +225,45 @@ func (r *reader) search(ctx context.Context, op, filter string, attrs []string, 
 		if ctrl == nil || len(ctrl.Cookie) == 0 {
 			return refs, nil
 		}
-		paging.SetCookie(ctrl.Cookie)
+		if err := prog.next(paging, ctrl.Cookie, res.Entries); err != nil {
+			return refs, &ReadError{Op: op, Err: err}
+		}
 	}
+}
+
+// maxPages bounds one paged search.
+const maxPages = 1 << 20
+
+// pageProgress watches a paged search for a server that does not advance.
+// Some servers (Samba) keep one cookie for a whole search, so only a page
+// identical to the one before (same cookie, same entries) means no
+// progress.
+type pageProgress struct {
+	pages int
+	last  [sha256.Size]byte
+}
+
+// next sets the cookie for the next page, or fails when the page just read
+// repeats the previous one or the search runs past maxPages.
+func (p *pageProgress) next(paging *ldap.ControlPaging, cookie []byte, entries []*ldap.Entry) error {
+	h := sha256.New()
+	h.Write(cookie)
+	for _, e := range entries {
+		h.Write([]byte{0})
+		h.Write([]byte(e.DN))
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	p.pages++
+	if p.pages > 1 && sum == p.last && bytes.Equal(cookie, paging.Cookie) {
+		return errors.New("the server returned the same page and paged results cookie again: the search does not advance")
+	}
+	if p.pages >= maxPages {
+		return fmt.Errorf("more than %d pages", maxPages)
+	}
+	p.last = sum
+	paging.SetCookie(cookie)
+	return nil
 }
 
 func (r *reader) pageSize() int {

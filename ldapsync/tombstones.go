@@ -116,12 +116,10 @@ func (r *reader) searchDeleted(ctx context.Context, base string, scope int, filt
 	paging := ldap.NewControlPaging(uint32(r.pageSize()))
 	req := ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 0, 0, false,
 		filter, tombstoneAttributes, []ldap.Control{paging, &ldap.ControlMicrosoftShowDeleted{}})
-	for page := 0; ; page++ {
+	var prog pageProgress
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		if page > 1<<20 {
-			return fmt.Errorf("more than %d pages", 1<<20)
 		}
 		res, err := r.s.conn.Search(req)
 		if err != nil {
@@ -134,7 +132,9 @@ func (r *reader) searchDeleted(ctx context.Context, base string, scope int, filt
 		if ctrl == nil || len(ctrl.Cookie) == 0 {
 			return nil
 		}
-		paging.SetCookie(ctrl.Cookie)
+		if err := prog.next(paging, ctrl.Cookie, res.Entries); err != nil {
+			return err
+		}
 	}
 }
 

@@ -92,6 +92,10 @@ type Faults struct {
 	// result code fails that search with it. It runs on a server
 	// goroutine: it must not call testing.TB's FailNow.
 	FailSearch func(SearchInfo) int
+	// StuckPaging makes paged searches never advance: every page repeats
+	// the first one and hands back the cookie it was asked with, as a
+	// broken server might. A client must notice and stop.
+	StuckPaging bool
 }
 
 // SearchInfo describes a search for [Faults.FailSearch].

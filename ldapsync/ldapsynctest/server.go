@@ -636,7 +636,15 @@ func (d *Directory) pagedSearch(w *gldap.ResponseWriter, r *gldap.Request, req *
 	}
 	ps.pos = end
 	resp := &gldap.ControlPaging{}
-	if ps.pos < len(ps.entries) {
+	if d.currentFaults().StuckPaging && ps.pos < len(ps.entries) {
+		ps.pos = 0
+		next := cookie
+		if next == "" {
+			next = newCookie()
+		}
+		resp.Cookie = []byte(next)
+		d.storePage(next, ps)
+	} else if ps.pos < len(ps.entries) {
 		next := newCookie()
 		resp.Cookie = []byte(next)
 		d.storePage(next, ps)
