@@ -96,3 +96,24 @@ func TestStuckPagingEndsTheRead(t *testing.T) {
 	assert.ErrorContains(t, err, "cookie")
 	assert.Equal(t, before, e.linked())
 }
+
+// TestConnection validates the configuration as given, before defaults: a
+// bind password with no Encryption named is refused there too, and never
+// sent.
+func TestTestConnectionRefusesImplicitPlaintextPassword(t *testing.T) {
+	dir := ldapsynctest.Start(t)
+	cfg := dir.Config()
+	require.Equal(t, ldapsync.EncryptionNone, cfg.Encryption)
+	cfg.Encryption = ""
+	rep := ldapsync.TestConnection(context.Background(), cfg)
+	assert.False(t, rep.OK())
+	require.NotEmpty(t, rep.Steps)
+	assert.Equal(t, ldapsync.Failed, rep.Steps[0].Status)
+	assert.Contains(t, rep.Steps[0].Detail, "encryption")
+	assert.Zero(t, dir.Stats().Binds, "the password was not sent")
+
+	cfg.Encryption = ldapsync.EncryptionNone
+	rep = ldapsync.TestConnection(context.Background(), cfg)
+	assert.True(t, rep.OK(), "plain LDAP chosen explicitly: %+v", rep.Steps)
+	assert.NotZero(t, dir.Stats().Binds)
+}

@@ -82,16 +82,18 @@ func TestConnection(ctx context.Context, cfg Config, sampleAddresses ...string) 
 
 // TestConnectionWith is [TestConnection] with a resolver and clock.
 func TestConnectionWith(ctx context.Context, cfg Config, opts TestOptions, sampleAddresses ...string) *TestReport {
-	cfg = cfg.WithDefaults()
 	rep := &TestReport{}
 	add := func(name, host string, st StepStatus, detail, hint string) {
 		rep.Steps = append(rep.Steps, TestStep{Name: name, Host: host, Status: st, Detail: detail, Hint: hint})
 	}
+	// Validated as given, before defaults: an unnamed Encryption with a
+	// password must be refused, not turned into EncryptionNone.
 	if err := cfg.Validate(); err != nil {
 		add(StepHostname, cfg.Host, Failed, err.Error(), "Correct the configuration fields named above.")
 		skipRest(add, cfg.Host, StepHostname, "the configuration is invalid")
 		return rep
 	}
+	cfg = cfg.WithDefaults()
 	hosts := []string{cfg.Host}
 	if cfg.AlternateHost != "" && cfg.AlternateHost != cfg.Host {
 		hosts = append(hosts, cfg.AlternateHost)
