@@ -117,3 +117,19 @@ func TestTestConnectionRefusesImplicitPlaintextPassword(t *testing.T) {
 	assert.True(t, rep.OK(), "plain LDAP chosen explicitly: %+v", rep.Steps)
 	assert.NotZero(t, dir.Stats().Binds)
 }
+
+// The zero MemoryTarget is ready to use, as NewMemoryTarget's is.
+func TestZeroMemoryTarget(t *testing.T) {
+	e := newEnv(t)
+	u := e.addUser("Zed", "zed@example.com")
+	var mt ldapsync.MemoryTarget
+	e.target = &mt
+	rep := e.run()
+	assert.Equal(t, []string{u.ID}, rep.Added)
+	assert.Contains(t, e.linked(), u.ID)
+	assert.Equal(t, 1, mt.Writes())
+	require.NoError(t, mt.Unlink(context.Background(), u.ID))
+	assert.Contains(t, mt.Unlinked(), u.ID)
+	require.NoError(t, mt.UpsertGroup(context.Background(), ldapsync.Group{ID: "g", Name: "G"}))
+	assert.Contains(t, mt.Groups(), "g")
+}

@@ -48,16 +48,17 @@ type MemoryTarget struct {
 	unlinked  map[string]User
 	groups    map[string]Group
 	writes    int
-	failAfter int // -1: never
+	failAfter int // with failing set: writes fail once writes reaches it
+	failing   bool
 }
 
-// NewMemoryTarget returns an empty MemoryTarget.
+// NewMemoryTarget returns an empty MemoryTarget. The zero MemoryTarget is
+// empty and ready to use too.
 func NewMemoryTarget() *MemoryTarget {
 	return &MemoryTarget{
 		users:     map[string]User{},
 		unlinked:  map[string]User{},
 		groups:    map[string]Group{},
-		failAfter: -1,
 	}
 }
 
@@ -68,10 +69,10 @@ func (t *MemoryTarget) FailAfter(n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if n < 0 {
-		t.failAfter = -1
+		t.failing = false
 		return
 	}
-	t.failAfter = t.writes + n
+	t.failing, t.failAfter = true, t.writes+n
 }
 
 // Writes returns how many writes the target accepted so far.
@@ -85,10 +86,13 @@ func (t *MemoryTarget) write(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if t.failAfter >= 0 && t.writes >= t.failAfter {
+	if t.failing && t.writes >= t.failAfter {
 		return ErrInjected
 	}
 	t.writes++
+	if t.users == nil { // the zero MemoryTarget
+		t.users, t.unlinked, t.groups = map[string]User{}, map[string]User{}, map[string]Group{}
+	}
 	return nil
 }
 
