@@ -56,9 +56,9 @@ type MemoryTarget struct {
 // empty and ready to use too.
 func NewMemoryTarget() *MemoryTarget {
 	return &MemoryTarget{
-		users:     map[string]User{},
-		unlinked:  map[string]User{},
-		groups:    map[string]Group{},
+		users:    map[string]User{},
+		unlinked: map[string]User{},
+		groups:   map[string]Group{},
 	}
 }
 
