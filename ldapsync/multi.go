@@ -75,8 +75,9 @@ type AddressConflict struct {
 // MultiReport describes one [Multi.Run] round.
 type MultiReport struct {
 	Integrations []IntegrationReport `json:"integrations"`
-	// RemovalsPaused says why no integration removed anything this round;
-	// "" when removals were not paused.
+	// RemovalsPaused says why removals were paused this round: for every
+	// integration when one could not be read, for those applied after it
+	// when one failed to apply its changes; "" when they were not paused.
 	RemovalsPaused string            `json:"removalsPaused,omitempty"`
 	Conflicts      []AddressConflict `json:"conflicts,omitempty"`
 }
@@ -141,6 +142,11 @@ func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
 		if err != nil {
 			rep.Integrations[i].Err, rep.Integrations[i].Error = err, err.Error()
 			errs = append(errs, fmt.Errorf("ldapsync: integration %q: %w", m.names[i], err))
+			if !errors.Is(err, ErrDeletionLimit) && !errors.Is(err, ErrEmptyRead) && rep.RemovalsPaused == "" {
+				// Its changes were not all applied: the integrations after
+				// it hold their removals too.
+				rep.RemovalsPaused = fmt.Sprintf("integration %q failed to apply its changes: removals are paused for the integrations applied after it this round", m.names[i])
+			}
 		}
 	}
 	return rep, errors.Join(errs...)
