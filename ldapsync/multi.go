@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +46,11 @@ func NewMulti(syncers ...*Syncer) (*Multi, error) {
 			return nil, fmt.Errorf("%w: Multi: integration name %q is used twice", ErrInvalidConfig, name)
 		}
 		seen[name] = true
+		for j, o := range m.syncers {
+			if sameStore(s.store, o.store) {
+				return nil, fmt.Errorf("%w: Multi: integrations %q and %q share one state store; each needs its own, or each reads the other's objects as removals", ErrInvalidConfig, m.names[j], name)
+			}
+		}
 		m.syncers = append(m.syncers, s)
 		m.names = append(m.names, name)
 	}
@@ -222,4 +229,26 @@ func domainAllowed(cfg Config, a string) bool {
 		}
 	}
 	return false
+}
+
+// sameStore reports whether two state stores are one: the same value, or
+// file stores on the same path.
+func sameStore(a, b StateStore) bool {
+	if fa, ok := a.(*FileStore); ok {
+		if fb, ok := b.(*FileStore); ok {
+			return sameFile(fa.path, fb.path)
+		}
+	}
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
+}
+
+func sameFile(a, b string) bool {
+	if aa, err := filepath.Abs(a); err == nil {
+		a = aa
+	}
+	if bb, err := filepath.Abs(b); err == nil {
+		b = bb
+	}
+	return a == b
 }

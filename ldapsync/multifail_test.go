@@ -3,6 +3,7 @@ package ldapsync_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -73,4 +74,29 @@ func (p *multiPair) linked() map[string]ldapsync.User {
 	m, err := p.target.Snapshot(context.Background())
 	require.NoError(p.t, err)
 	return m
+}
+
+// Two integrations sharing one state store would each read the other's
+// objects as their own removals: NewMulti refuses it.
+func TestNewMultiRefusesSharedStateStore(t *testing.T) {
+	dir := ldapsynctest.Start(t)
+	target := ldapsync.NewMemoryTarget()
+	mk := func(name string, store ldapsync.StateStore) *ldapsync.Syncer {
+		cfg := dir.Config()
+		cfg.Name = name
+		s, err := ldapsync.NewSyncer(cfg, target, store)
+		require.NoError(t, err)
+		return s
+	}
+	shared := ldapsync.NewMemoryStore()
+	_, err := ldapsync.NewMulti(mk("a", shared), mk("b", shared))
+	require.ErrorIs(t, err, ldapsync.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "state store")
+
+	path := filepath.Join(t.TempDir(), "state")
+	_, err = ldapsync.NewMulti(mk("a", ldapsync.NewFileStore(path)), mk("b", ldapsync.NewFileStore(path)))
+	require.ErrorIs(t, err, ldapsync.ErrInvalidConfig)
+
+	_, err = ldapsync.NewMulti(mk("a", ldapsync.NewFileStore(path)), mk("b", ldapsync.NewFileStore(path+"-b")))
+	require.NoError(t, err)
 }
