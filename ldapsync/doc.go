@@ -8,7 +8,9 @@
 // A [Config] names the directory host (and an alternate), the transport
 // ([EncryptionNone], [EncryptionLDAPS], [EncryptionStartTLS]), how the
 // certificate is trusted ([ModeStrict] by default, [ModeRelaxed]), the bind
-// account and the root DN to read, and the policies. [Config.Validate]
+// account and the root DN to read, and the policies. A bind password needs
+// its Encryption named: the password travels in the clear only when
+// EncryptionNone is chosen explicitly. [Config.Validate]
 // names every bad field; [TestConnection] checks a configuration step by
 // step before it is saved.
 //
@@ -70,7 +72,11 @@
 // out, without address) is unlinked, or deleted with DeleteUsers. When one
 // run would remove more than MaxSyncDeletions objects, none is removed,
 // everything else is applied, [Report.Withheld] lists them and Run returns
-// a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that fails or
+// a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that finds
+// nothing at all in scope while several objects are merely absent (no
+// tombstone or change record names them deleted) withholds its removals the
+// same way and returns an error wrapping [ErrEmptyRead]: a bind account that
+// lost its read access looks exactly like that. A read that fails or
 // ends early writes nothing; a read whose connection breaks is restarted
 // once from the beginning on a new connection. Two objects claiming one
 // address are both reported and neither is changed.
@@ -79,7 +85,9 @@
 //
 // [Multi] runs several Syncers (one per domain or child domain) into one
 // Target. When any directory cannot be read, removals pause for all of them
-// in that round while everything else is applied, and an address claimed
+// in that round while everything else is applied (when one fails to apply
+// its changes, for those applied after it); integrations need state stores
+// of their own; and an address claimed
 // by two integrations is reported ([MultiReport.Conflicts]).
 //
 // # State and crash safety
