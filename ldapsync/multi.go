@@ -114,7 +114,7 @@ func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
 	var errs []error
 	for i, s := range m.syncers {
 		rep.Integrations[i].Name = m.names[i]
-		starts[i] = s.opts.now()
+		starts[i] = s.clock()
 		p, err := s.prepare(ctx)
 		if err != nil {
 			rep.Integrations[i].Err, rep.Integrations[i].Error = err, err.Error()

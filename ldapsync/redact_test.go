@@ -1,6 +1,7 @@
 package ldapsync
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -44,4 +45,16 @@ func TestConfigPasswordNeedsExplicitEncryption(t *testing.T) {
 	anon := validConfig()
 	anon.Encryption, anon.BindDN, anon.BindPassword = "", "", ""
 	require.NoError(t, anon.Validate(), "no password, nothing to protect")
+}
+
+// A Syncer not made by NewSyncer fails with a clear error, not a panic.
+func TestZeroSyncer(t *testing.T) {
+	var s Syncer
+	_, err := s.Run(context.Background())
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorContains(t, err, "NewSyncer")
+	_, err = s.Plan(context.Background())
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = (&Multi{syncers: []*Syncer{&s}, names: []string{"x"}}).Run(context.Background())
+	require.ErrorIs(t, err, ErrInvalidConfig)
 }

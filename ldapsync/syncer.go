@@ -93,6 +93,15 @@ func (s *Syncer) Format(f fmt.State, _ rune) {
 	_, _ = fmt.Fprintf(f, "ldapsync.Syncer(%q %s)", s.cfg.Name, s.cfg.Host)
 }
 
+// clock reads the configured clock; time.Now for a Syncer not made by
+// NewSyncer (whose run then fails in prepare).
+func (s *Syncer) clock() time.Time {
+	if s.opts.now == nil {
+		return time.Now()
+	}
+	return s.opts.now()
+}
+
 // Config returns the configuration in use, with defaults applied.
 func (s *Syncer) Config() Config { return s.cfg }
 
@@ -111,6 +120,9 @@ type prepared struct {
 // prepare loads the state, reads the directory and computes the changes.
 // Nothing is written.
 func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
+	if s.target == nil || s.store == nil || s.opts.now == nil {
+		return nil, fmt.Errorf("%w: Syncer: not made by NewSyncer", ErrInvalidConfig)
+	}
 	prev, err := s.store.Load(ctx)
 	if err != nil {
 		return nil, err
@@ -267,7 +279,7 @@ func modeOf(o *outcome) SyncMode {
 func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	start := s.opts.now()
+	start := s.clock()
 	p, err := s.prepare(ctx)
 	if err != nil {
 		return nil, err
