@@ -229,6 +229,9 @@ func decodeState(b []byte, path string) (State, error) {
 	if s.Version == 1 {
 		s.Version = StateVersion // same content, older encoding
 	}
+	if !s.Watermark.FullAt.IsZero() {
+		s.Watermark.FullAt = s.Watermark.FullAt.UTC() // as the binary encoding gives it back
+	}
 	if err := s.check(); err != nil {
 		return State{}, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w", err)}
 	}
