@@ -21,6 +21,10 @@ type outcome struct {
 	skipped    []Skip
 	warnings   []string
 	next       State // the state to save once every change (and, unless withheld, removal) is applied
+	// groupCands holds, for every group change, the IDs the directory or
+	// the previous state names as its members: withheld users among them
+	// keep their membership (see withhold).
+	groupCands map[string][]string
 }
 
 // compute merges a read into the previous state, applies the policies and
@@ -295,13 +299,22 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			o := next.Objects[id]
 			o.Applied, o.AppliedKind = fp, KindGroup
 			pfp, _, _ := applied(id)
-			switch pfp {
-			case fp:
-			case "":
-				out.changes = append(out.changes, Change{Op: OpAddGroup, ID: id, DN: g.DN, Group: g})
-			default:
-				out.changes = append(out.changes, Change{Op: OpUpdateGroup, ID: id, DN: g.DN, Group: g})
+			if pfp == fp {
+				continue
 			}
+			op := OpUpdateGroup
+			if pfp == "" {
+				op = OpAddGroup
+			}
+			out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prevFP: pfp})
+			if out.groupCands == nil {
+				out.groupCands = map[string][]string{}
+			}
+			cands := view[id].Members
+			if po := prev.Objects[id]; po != nil && po.Source != nil && po.Source.Kind == KindGroup {
+				cands = append(append([]string(nil), cands...), po.Source.Members...)
+			}
+			out.groupCands[id] = cands
 			continue
 		}
 		if held[id] {
@@ -411,7 +424,56 @@ func (o *outcome) withhold(reason string) {
 		}
 		st.Applied, st.AppliedKind, st.AppliedDisabled = c.prevFP, c.prevKind, c.prevDisabled
 	}
+	o.keepWithheldMembers()
 	o.warnings = append(o.warnings, reason)
+}
+
+// keepWithheldMembers puts the users and contacts whose removal is
+// withheld back into the groups they were members of: they stay linked,
+// so the removal is not applied through their groups either. A group
+// change that then changes nothing is dropped.
+func (o *outcome) keepWithheldMembers() {
+	kept := map[string]bool{}
+	for _, c := range o.removals {
+		if c.prevKind != KindGroup {
+			kept[c.ID] = true
+		}
+	}
+	if len(kept) == 0 || len(o.groupCands) == 0 {
+		return
+	}
+	changes := o.changes[:0]
+	for _, c := range o.changes {
+		if c.Group == nil {
+			changes = append(changes, c)
+			continue
+		}
+		g := c.Group
+		have := map[string]bool{}
+		for _, m := range g.Members {
+			have[m] = true
+		}
+		added := false
+		for _, m := range o.groupCands[c.ID] {
+			if kept[m] && !have[m] {
+				have[m] = true
+				g.Members = append(g.Members, m)
+				added = true
+			}
+		}
+		if added {
+			sort.Strings(g.Members)
+			fp := groupFingerprint(*g)
+			if st := o.next.Objects[c.ID]; st != nil {
+				st.Applied = fp
+			}
+			if fp == c.prevFP {
+				continue // as applied before: nothing to write
+			}
+		}
+		changes = append(changes, c)
+	}
+	o.changes = changes
 }
 
 // policyKey fingerprints the settings that shape a user's fingerprint.

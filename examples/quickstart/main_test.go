@@ -43,7 +43,7 @@ func TestQuickstartBuildsAndRuns(t *testing.T) {
 	assert.Regexp(t, `replayed +refused \(saml: replay`, out)
 	assert.Regexp(t, `Sync 1 \(full\)[^\n]*\n  Counts +added 6, updated 0, disabled 0, enabled 0, unlinked 0, deleted 0, withheld 0, skipped 1\n`, out)
 	assert.Regexp(t, `erin@example\.com \(disabled\)`, out)
-	assert.Regexp(t, `Sync 2 \(incremental\)[^\n]*\n  Counts +added 0, updated 2, disabled 0, enabled 0, unlinked 0, deleted 0, withheld 2, skipped 1\n`, out)
+	assert.Regexp(t, `Sync 2 \(incremental\)[^\n]*\n  Counts +added 0, updated 1, disabled 0, enabled 0, unlinked 0, deleted 0, withheld 2, skipped 1\n`, out)
 	assert.Regexp(t, `Withheld +bob@example\.com, dave@example\.com\n`, out)
 	assert.Regexp(t, `Deletion limit +hit: 2 removals planned, 1 allowed`, out)
 	assert.Regexp(t, `Signed-in user +alice@example\.com: synced and enabled\n`, out)
