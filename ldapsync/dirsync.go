@@ -46,21 +46,11 @@ func dirSyncDenied(err error) bool {
 func (s dirSyncSource) read(ctx context.Context, r *reader, prev Watermark) (*readResult, error) {
 	wm := Watermark{Source: s.name(), Scope: r.scopeKey(), USN: r.info.usn,
 		ServiceName: r.info.serviceName, InvocationID: r.info.invocationID}
-	reason := ""
-	switch {
-	case prev.Source == "":
-		reason = "first run"
-	case prev.Source != s.name():
-		reason = "the stored watermark comes from another change source (" + prev.Source + ")"
-	case prev.Scope != wm.Scope:
-		reason = "the root DN or object selection changed"
-	case prev.ServiceName != wm.ServiceName:
-		reason = fmt.Sprintf("another domain controller answered (%s, watermark from %s)", wm.ServiceName, prev.ServiceName)
-	case prev.InvocationID != wm.InvocationID:
-		reason = "the domain controller's database was restored (invocationId changed)"
-	case prev.USN > wm.USN:
-		reason = fmt.Sprintf("highestCommittedUSN went back from %d to %d", prev.USN, wm.USN)
-	case len(prev.Cookie) == 0:
+	reason := fullReadReason(prev, wm, s.name())
+	if reason == "" {
+		reason = usnReason(prev, wm)
+	}
+	if reason == "" && len(prev.Cookie) == 0 {
 		reason = "no DirSync cookie was stored"
 	}
 	if reason == "" && prev.USN == wm.USN {

@@ -625,20 +625,9 @@ func (usnSource) name() string { return "usn" }
 func (s usnSource) read(ctx context.Context, r *reader, prev Watermark) (*readResult, error) {
 	wm := Watermark{Source: s.name(), Scope: r.scopeKey(), USN: r.info.usn,
 		ServiceName: r.info.serviceName, InvocationID: r.info.invocationID}
-	reason := ""
-	switch {
-	case prev.Source == "":
-		reason = "first run"
-	case prev.Source != s.name():
-		reason = "the stored watermark comes from another change source (" + prev.Source + ")"
-	case prev.Scope != wm.Scope:
-		reason = "the root DN or object selection changed"
-	case prev.ServiceName != wm.ServiceName:
-		reason = fmt.Sprintf("another domain controller answered (%s, watermark from %s)", wm.ServiceName, prev.ServiceName)
-	case prev.InvocationID != wm.InvocationID:
-		reason = "the domain controller's database was restored (invocationId changed)"
-	case prev.USN > wm.USN:
-		reason = fmt.Sprintf("highestCommittedUSN went back from %d to %d", prev.USN, wm.USN)
+	reason := fullReadReason(prev, wm, s.name())
+	if reason == "" {
+		reason = usnReason(prev, wm)
 	}
 	if reason != "" {
 		out, _, err := r.readFull(ctx, reason)
@@ -680,15 +669,8 @@ func (timestampSource) name() string { return "timestamp" }
 
 func (s timestampSource) read(ctx context.Context, r *reader, prev Watermark) (*readResult, error) {
 	wm := Watermark{Source: s.name(), Scope: r.scopeKey()}
-	reason := ""
-	switch {
-	case prev.Source == "":
-		reason = "first run"
-	case prev.Source != s.name():
-		reason = "the stored watermark comes from another change source (" + prev.Source + ")"
-	case prev.Scope != wm.Scope:
-		reason = "the root DN or object selection changed"
-	case prev.Timestamp == "":
+	reason := fullReadReason(prev, wm, s.name())
+	if reason == "" && prev.Timestamp == "" {
 		reason = "no modifyTimestamp was stored"
 	}
 	if reason != "" {
@@ -717,4 +699,34 @@ func (s timestampSource) read(ctx context.Context, r *reader, prev Watermark) (*
 	out.present = ids
 	out.watermark = wm
 	return out, nil
+}
+
+// fullReadReason says why a stored watermark cannot be continued by the
+// change source named source reading with watermark wm, or "" when it can:
+// first run, another change source, or another scope.
+func fullReadReason(prev, wm Watermark, source string) string {
+	switch {
+	case prev.Source == "":
+		return "first run"
+	case prev.Source != source:
+		return "the stored watermark comes from another change source (" + prev.Source + ")"
+	case prev.Scope != wm.Scope:
+		return "the root DN or object selection changed"
+	}
+	return ""
+}
+
+// usnReason says why USNs stored in prev do not apply to the domain
+// controller that answered with wm, or "": USNs belong to one controller's
+// database.
+func usnReason(prev, wm Watermark) string {
+	switch {
+	case prev.ServiceName != wm.ServiceName:
+		return fmt.Sprintf("another domain controller answered (%s, watermark from %s)", wm.ServiceName, prev.ServiceName)
+	case prev.InvocationID != wm.InvocationID:
+		return "the domain controller's database was restored (invocationId changed)"
+	case prev.USN > wm.USN:
+		return fmt.Sprintf("highestCommittedUSN went back from %d to %d", prev.USN, wm.USN)
+	}
+	return ""
 }

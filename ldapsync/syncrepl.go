@@ -68,15 +68,8 @@ func (r *reader) containerFilter() string {
 
 func (s syncReplSource) read(ctx context.Context, r *reader, prev Watermark) (*readResult, error) {
 	wm := Watermark{Source: s.name(), Scope: r.scopeKey()}
-	reason := ""
-	switch {
-	case prev.Source == "":
-		reason = "first run"
-	case prev.Source != s.name():
-		reason = "the stored watermark comes from another change source (" + prev.Source + ")"
-	case prev.Scope != wm.Scope:
-		reason = "the root DN or object selection changed"
-	case len(prev.Cookie) == 0:
+	reason := fullReadReason(prev, wm, s.name())
+	if reason == "" && len(prev.Cookie) == 0 {
 		reason = "no content-sync cookie was stored"
 	}
 	if reason == "" {
