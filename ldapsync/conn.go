@@ -34,11 +34,20 @@ const (
 // the context it was opened with ends.
 type session struct {
 	conn *ldap.Conn
+	wire *wireConn // under conn: bulk searches bypass go-ldap's decoding
 	host string
 	cfg  Config
 	stop func() bool
 	once sync.Once
 	tls  *tls.ConnectionState
+}
+
+// timeout is the configured wait for one reply.
+func (s *session) timeout() time.Duration {
+	if s.cfg.Timeout > 0 {
+		return s.cfg.Timeout
+	}
+	return DefaultTimeout
 }
 
 func (s *session) Close() {
@@ -147,11 +156,18 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 
 	var verifyErr error
 	tcfg := tlsConfig(cfg, host, o.now, &verifyErr)
-	var conn *ldap.Conn
-	switch cfg.Encryption {
-	case EncryptionLDAPS:
-		tc := tls.Client(raw, tcfg)
+	netConn := raw
+	var state *tls.ConnectionState
+	if cfg.Encryption == EncryptionLDAPS || cfg.Encryption == EncryptionStartTLS {
 		hctx, cancel := context.WithTimeout(ctx, timeout)
+		if cfg.Encryption == EncryptionStartTLS {
+			if err := startTLS(hctx, raw); err != nil {
+				cancel()
+				_ = raw.Close()
+				return nil, fail(StepCertificate, ErrConnect, fmt.Errorf("StartTLS: %w", err))
+			}
+		}
+		tc := tls.Client(raw, tcfg)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
@@ -161,28 +177,18 @@ func connectHost(ctx context.Context, cfg Config, host string, o connectOptions)
 			}
 			return nil, fail(StepCertificate, ErrConnect, fmt.Errorf("TLS handshake: %w", err))
 		}
-		conn = ldap.NewConn(tc, true)
-		conn.Start()
-	default:
-		conn = ldap.NewConn(raw, false)
-		conn.Start()
+		st := tc.ConnectionState()
+		netConn, state = tc, &st
 	}
+	wire := newWireConn(netConn)
+	conn := ldap.NewConn(wire, state != nil)
+	conn.Start()
 	conn.SetTimeout(timeout)
-	s := &session{conn: conn, host: host, cfg: cfg}
+	s := &session{conn: conn, wire: wire, host: host, cfg: cfg, tls: state}
 	s.stop = context.AfterFunc(ctx, func() { _ = conn.Close() })
 
-	if cfg.Encryption == EncryptionStartTLS {
-		if err := conn.StartTLS(tcfg); err != nil {
-			s.Close()
-			if verifyErr != nil {
-				return nil, fail(StepCertificate, ErrCertificate, verifyErr)
-			}
-			return nil, fail(StepCertificate, ErrConnect, fmt.Errorf("StartTLS: %w", err))
-		}
-	}
-	if st, ok := conn.TLSConnectionState(); ok {
-		s.tls = &st
-		o.passed(StepCertificate, Passed, describeTLS(st, cfg.Mode))
+	if state != nil {
+		o.passed(StepCertificate, Passed, describeTLS(*state, cfg.Mode))
 	} else {
 		o.passed(StepCertificate, Skipped, "encryption is off: the bind password and directory data travel unencrypted")
 	}

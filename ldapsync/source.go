@@ -196,38 +196,31 @@ func (r *reader) attributes() []string {
 // limit or a connection closed before the last page, ends the search: the
 // caller must treat what it got as incomplete.
 func (r *reader) search(ctx context.Context, op, filter string, attrs []string, fn func(*ldap.Entry) error) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &ReadError{Op: op, Err: err}
+	}
 	paging := ldap.NewControlPaging(uint32(r.pageSize()))
 	req := ldap.NewSearchRequest(r.cfg.RootDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		filter, attrs, []ldap.Control{paging})
-	var refs []string
-	var prog pageProgress
-	pages := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return refs, &ReadError{Op: op, Err: err}
-		}
-		res, err := r.s.conn.Search(req)
-		if err != nil {
-			return refs, &ReadError{Op: op, Err: ctxErr(ctx, err)}
-		}
-		pages++
-		for _, e := range res.Entries {
-			if err := fn(e); err != nil {
-				return refs, err
-			}
-		}
-		refs = append(refs, res.Referrals...)
-		if r.log != nil {
+	var onPage func(page, entries int)
+	if r.log != nil {
+		onPage = func(page, entries int) {
 			r.log.LogAttrs(ctx, slog.LevelDebug, "ldapsync: page read", slog.String("op", op),
-				slog.Int("page", pages), slog.Int("entries", len(res.Entries)))
+				slog.Int("page", page), slog.Int("entries", entries))
 		}
-		ctrl, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
-		if ctrl == nil || len(ctrl.Cookie) == 0 {
-			return refs, nil
-		}
-		if err := prog.next(paging, ctrl.Cookie, res.Entries); err != nil {
-			return refs, &ReadError{Op: op, Err: err}
-		}
+	}
+	var fnErr error
+	refs, err := r.s.wire.search(ctx, req, r.s.timeout(), func(e *ldap.Entry) error {
+		fnErr = fn(e)
+		return fnErr
+	}, onPage)
+	switch {
+	case err == nil:
+		return refs, nil
+	case fnErr != nil:
+		return refs, fnErr
+	default:
+		return refs, &ReadError{Op: op, Err: ctxErr(ctx, err)}
 	}
 }
 
@@ -247,22 +240,31 @@ type pageProgress struct {
 // repeats the previous one or the search runs past maxPages.
 func (p *pageProgress) next(paging *ldap.ControlPaging, cookie []byte, entries []*ldap.Entry) error {
 	h := sha256.New()
-	h.Write(cookie)
 	for _, e := range entries {
 		h.Write([]byte{0})
 		h.Write([]byte(e.DN))
 	}
+	h.Write(cookie)
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
+	if err := p.advance(paging.Cookie, cookie, sum); err != nil {
+		return err
+	}
+	paging.SetCookie(cookie)
+	return nil
+}
+
+// advance records a page that ended with cookie, the page before having
+// ended with prev; sum digests the page's DNs and its cookie.
+func (p *pageProgress) advance(prev, cookie []byte, sum [sha256.Size]byte) error {
 	p.pages++
-	if p.pages > 1 && sum == p.last && bytes.Equal(cookie, paging.Cookie) {
+	if p.pages > 1 && sum == p.last && bytes.Equal(cookie, prev) {
 		return errors.New("the server returned the same page and paged results cookie again: the search does not advance")
 	}
 	if p.pages >= maxPages {
 		return fmt.Errorf("more than %d pages", maxPages)
 	}
 	p.last = sum
-	paging.SetCookie(cookie)
 	return nil
 }
 
