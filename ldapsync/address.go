@@ -209,6 +209,9 @@ func parseDN(s string) (*ldap.DN, error) {
 // lower-cased, escaping and spacing differences removed. A DN that does not
 // parse is keyed by its lower-cased text.
 func normDN(s string) string {
+	if k, ok := normDNPlain(s); ok {
+		return k
+	}
 	d, err := ldap.ParseDN(s)
 	if err != nil {
 		return "\x02" + strings.ToLower(s)
@@ -228,6 +231,80 @@ func normDN(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// dnPlain marks the ASCII bytes that stand for themselves in a DN
+// attribute value: printable, not a space, and none of the characters
+// RFC 4514 escapes or separates with (" # + , ; < = > \).
+var dnPlain = func() (t [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		t[c] = true
+	}
+	for _, c := range `"#+,;<=>\` {
+		t[c] = false
+	}
+	return t
+}()
+
+// normDNPlain computes normDN without parsing for the DNs directories
+// send: type=value pairs separated by "," or "+", types of letters,
+// digits, "-" and ".", values of plain characters and inner spaces. The
+// key is then the DN lower-cased with its separators replaced. ok is false
+// for any other DN (escapes, spaces around separators, non-ASCII, ...).
+func normDNPlain(s string) (key string, ok bool) {
+	var stack [256]byte
+	var buf []byte
+	if len(s) <= len(stack) {
+		buf = stack[:len(s)]
+	} else {
+		buf = make([]byte, len(s))
+	}
+	inValue, n := false, 0 // n: bytes of the current type or value
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !inValue {
+			switch {
+			case c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.':
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			case c == '=' && n > 0:
+				buf[i] = c
+				inValue, n = true, 0
+				continue
+			default:
+				return "", false
+			}
+			buf[i] = c
+			n++
+			continue
+		}
+		switch {
+		case c == ',' || c == '+':
+			if n == 0 || s[i-1] == ' ' {
+				return "", false
+			}
+			buf[i] = 0
+			if c == '+' {
+				buf[i] = 1
+			}
+			inValue, n = false, 0
+			continue
+		case c == ' ':
+			if n == 0 {
+				return "", false
+			}
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case !dnPlain[c]:
+			return "", false
+		}
+		buf[i] = c
+		n++
+	}
+	if !inValue || n == 0 || s[len(s)-1] == ' ' {
+		return "", false
+	}
+	return string(buf), true
 }
 
 // underDN reports whether dn equals base or lies below it.

@@ -495,6 +495,7 @@ func policyKey(cfg Config) string {
 // previous state shares them.
 func resolveMembers(view map[string]*Record) {
 	var index map[string]string
+	var seen map[string]bool
 	for id, rec := range view {
 		if rec.Kind != KindGroup || len(rec.MemberDNs) == 0 {
 			continue
@@ -504,52 +505,48 @@ func resolveMembers(view map[string]*Record) {
 			for oid, o := range view {
 				index[normDN(o.DN)] = oid
 			}
+			seen = map[string]bool{}
 		}
-		c := *rec
-		c.MemberDNs = nil
-		seen := map[string]bool{}
+		view[id] = resolveRecord(rec, func(dn string) (string, bool) {
+			mid, ok := index[normDN(dn)]
+			return mid, ok
+		}, seen)
+	}
+}
+
+// resolveRecord returns a copy of the group record rec with the member
+// DNs lookup finds turned into member IDs (deduplicated and sorted); seen
+// is scratch space.
+func resolveRecord(rec *Record, lookup func(dn string) (string, bool), seen map[string]bool) *Record {
+	clear(seen)
+	c := *rec
+	c.MemberDNs = nil
+	c.Members = make([]string, 0, len(rec.Members)+len(rec.MemberDNs))
+	for _, m := range rec.Members {
+		if !seen[m] {
+			seen[m] = true
+			c.Members = append(c.Members, m)
+		}
+	}
+	for _, dn := range rec.MemberDNs {
+		if mid, ok := lookup(dn); ok {
+			if !seen[mid] {
+				seen[mid] = true
+				c.Members = append(c.Members, mid)
+			}
+			continue
+		}
+		c.MemberDNs = append(c.MemberDNs, dn)
+	}
+	if len(c.Members) == 0 {
 		c.Members = nil
-		for _, m := range rec.Members {
-			if !seen[m] {
-				seen[m] = true
-				c.Members = append(c.Members, m)
-			}
-		}
-		for _, dn := range rec.MemberDNs {
-			if mid, ok := index[normDN(dn)]; ok {
-				if !seen[mid] {
-					seen[mid] = true
-					c.Members = append(c.Members, mid)
-				}
-				continue
-			}
-			c.MemberDNs = append(c.MemberDNs, dn)
-		}
-		sort.Strings(c.Members)
-		view[id] = &c
 	}
+	sort.Strings(c.Members)
+	return &c
 }
 
-// userFingerprint identifies what the target holds for a user. Groups are
-// left out: membership travels with the groups.
-func userFingerprint(u User) string {
-	u.Groups = nil
-	if len(u.Aliases) == 0 {
-		u.Aliases = nil
-	}
-	if len(u.Attributes) == 0 {
-		u.Attributes = nil
-	}
-	return fingerprint(u)
-}
-
-func groupFingerprint(g Group) string {
-	if len(g.Members) == 0 {
-		g.Members = nil
-	}
-	return fingerprint(g)
-}
-
+// fingerprint is the fingerprint of any JSON value (see fingerprint.go
+// for users and groups).
 func fingerprint(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -56,6 +56,8 @@ type Syncer struct {
 	store  StateStore
 	opts   syncOptions
 	mu     sync.Mutex
+	// readFn replaces read in tests of the planning and saving path.
+	readFn func(ctx context.Context, prev Watermark, known func(id string) bool) (*readResult, string, error)
 }
 
 // NewSyncer validates cfg and returns a Syncer writing to target and
@@ -139,13 +141,17 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 		o := prev.Objects[id]
 		return o != nil && o.Source != nil
 	}
-	res, host, err := s.read(ctx, wm, known)
+	read := s.read
+	if s.readFn != nil {
+		read = s.readFn
+	}
+	res, host, err := read(ctx, wm, known)
 	if err != nil && transient(err) && ctx.Err() == nil {
 		// The connection broke mid-read (a dropped idle connection, a
 		// restarted domain controller): nothing was applied, so read again
 		// from the start on a new connection, possibly to the alternate.
 		first := err
-		res, host, err = s.read(ctx, wm, known)
+		res, host, err = read(ctx, wm, known)
 		if err == nil {
 			res.warnings = append(res.warnings, "the first read failed and was restarted: "+first.Error())
 		}
