@@ -286,14 +286,16 @@ type pendingRange struct {
 // attribute with more values than the server's MaxValRange) are completed
 // after the search, by following the ranges to the end.
 func (r *reader) readRecords(ctx context.Context, op, filter string, out *readResult) (maxTimestamp string, err error) {
+	var ix entryIndex
 	take := func(e *ldap.Entry) {
-		id, rec, skip := r.convert(e)
+		ix.index(e)
+		id, rec, skip := r.convertIndexed(e, &ix)
 		if skip != "" {
-			out.skipped = append(out.skipped, Skip{ID: id, DN: e.DN, Reason: skip})
+			out.skipped = append(out.skipped, Skip{ID: strings.Clone(id), DN: strings.Clone(e.DN), Reason: skip})
 			return
 		}
-		if ts := e.GetEqualFoldAttributeValue("modifyTimestamp"); ts > maxTimestamp {
-			maxTimestamp = ts
+		if ts := ix.first(slotModifyTimestamp); ts > maxTimestamp {
+			maxTimestamp = strings.Clone(ts)
 		}
 		if prev, dup := out.records[id]; dup {
 			out.warnings = append(out.warnings, fmt.Sprintf("%s %q and %q share one ID; the second was ignored", r.idAttr, prev.DN, e.DN))
@@ -438,80 +440,6 @@ func parseRange(name string) (base string, lo, hi int, ok bool) {
 	return base, 0, 0, false
 }
 
-// convert turns an entry into a record. skip is set when the entry cannot
-// be an object at all (no usable ID, unknown class).
-func (r *reader) convert(e *ldap.Entry) (id string, rec *Record, skip string) {
-	if r.idAttr == "objectGUID" {
-		raw := e.GetEqualFoldRawAttributeValue("objectGUID")
-		g, err := formatGUID(raw)
-		if err != nil {
-			return "", nil, err.Error()
-		}
-		id = g
-	} else {
-		id = strings.ToLower(strings.TrimSpace(e.GetEqualFoldAttributeValue(r.idAttr)))
-		if id == "" {
-			return "", nil, "no " + r.idAttr
-		}
-	}
-	rec = &Record{DN: e.DN}
-	classes := map[string]bool{}
-	for _, c := range e.GetEqualFoldAttributeValues("objectClass") {
-		classes[strings.ToLower(c)] = true
-	}
-	switch {
-	case classes["group"] || classes["groupofnames"] || classes["groupofuniquenames"]:
-		rec.Kind = KindGroup
-	case classes["contact"]:
-		rec.Kind = KindContact
-	case classes["user"] || classes["inetorgperson"]:
-		rec.Kind = KindUser
-	default:
-		return id, nil, "object class is neither user, contact nor group"
-	}
-	r.setAddresses(rec, e.GetEqualFoldAttributeValues("proxyAddresses"), e.GetEqualFoldAttributeValue("mail"))
-	switch rec.Kind {
-	case KindGroup:
-		rec.MemberDNs = append(e.GetEqualFoldAttributeValues("member"), e.GetEqualFoldAttributeValues("uniqueMember")...)
-		rec.DisplayName = firstOf(e, "cn", "name", "displayName")
-	default:
-		rec.DisplayName = firstOf(e, "displayName", "cn", "name")
-		if v := e.GetEqualFoldAttributeValue("userAccountControl"); v != "" && rec.Kind == KindUser {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				rec.Problems = append(rec.Problems, fmt.Sprintf("userAccountControl %q is not a number", v))
-			} else {
-				rec.Disabled = n&0x2 != 0
-			}
-		}
-		for _, name := range extraAttributes {
-			if vals := e.GetEqualFoldAttributeValues(name); len(vals) > 0 {
-				if rec.Attributes == nil {
-					rec.Attributes = map[string][]string{}
-				}
-				rec.Attributes[name] = append([]string(nil), vals...)
-			}
-		}
-	}
-	return id, rec, ""
-}
-
-func (r *reader) setAddresses(rec *Record, proxy []string, mail string) {
-	primary, aliases, problems := addresses(proxy, mail)
-	sort.Strings(aliases)
-	rec.Email, rec.Aliases = primary, aliases
-	rec.Problems = append(rec.Problems, problems...)
-}
-
-func firstOf(e *ldap.Entry, names ...string) string {
-	for _, n := range names {
-		if v := e.GetEqualFoldAttributeValue(n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // enumerate returns every ID in scope with its DN, reading only the ID
 // attribute. It returns nil (and reads nothing) when the change source
 // already reported every removal and move (see reader.enumNeeded).
@@ -529,12 +457,13 @@ func (r *reader) enumerate(ctx context.Context) (map[string]string, error) {
 	_, err := r.search(ctx, "enumerate object IDs", r.scope, []string{r.idAttr}, func(e *ldap.Entry) error {
 		if r.idAttr == "objectGUID" {
 			if g, err := formatGUID(e.GetEqualFoldRawAttributeValue("objectGUID")); err == nil {
-				ids[g] = e.DN
+				ids[g] = strings.Clone(e.DN)
 			}
 			return nil
 		}
 		if v := strings.ToLower(strings.TrimSpace(e.GetEqualFoldAttributeValue(r.idAttr))); v != "" {
-			ids[v] = e.DN
+			// Clones: the entry's strings share its whole message.
+			ids[strings.Clone(v)] = strings.Clone(e.DN)
 		}
 		return nil
 	})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -257,4 +258,58 @@ func FuzzWireMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConvertCopiesOutOfTheMessage: a record and its ID share no bytes
+// with the decoded entry, whose strings all point into one copy of the
+// message; keeping any of them would keep the whole message alive.
+func TestConvertCopiesOutOfTheMessage(t *testing.T) {
+	guid := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	attrs := func(kv ...string) []ldap.EntryAttribute {
+		var out []ldap.EntryAttribute
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, ldap.EntryAttribute{Name: kv[i], ByteValues: [][]byte{[]byte(kv[i+1])}})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		idAttr string
+		attrs  []ldap.EntryAttribute
+	}{
+		{"entryUUID", attrs("entryUUID", "0f8fad5b-d9cb-469f-a165-70867728950e", "objectClass", "inetOrgPerson",
+			"mail", "a@example.com", "displayName", "A", "title", "Engineer", "givenName", "Ann")},
+		{"objectGUID", append(attrs("objectClass", "user", "proxyAddresses", "SMTP:b@example.com",
+			"cn", "B", "userAccountControl", "514", "department", "Ops"), ldap.EntryAttribute{Name: "objectGUID", ByteValues: [][]byte{guid}})},
+		{"entryUUID", attrs("entryUUID", "1f8fad5b-d9cb-469f-a165-70867728950e", "objectClass", "groupOfNames",
+			"member", "uid=a,dc=example", "cn", "G")},
+	} {
+		m, err := parseMessage(berEntry(1, "uid=a,dc=example", tc.attrs))
+		require.NoError(t, err)
+		e, err := decodeEntry(m.op.body)
+		require.NoError(t, err)
+		r := &reader{idAttr: tc.idAttr}
+		id, rec, skip := r.convert(e)
+		require.Empty(t, skip)
+		msg := m.op.body
+		inside := func(s string) bool {
+			if s == "" {
+				return false
+			}
+			p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+			lo := uintptr(unsafe.Pointer(unsafe.StringData(e.DN))) - uintptr(len(msg))
+			hi := uintptr(unsafe.Pointer(unsafe.StringData(e.DN))) + uintptr(len(msg))
+			return p >= lo && p < hi
+		}
+		require.True(t, inside(e.DN), "the check sees the message's strings")
+		strs := []string{id, rec.DN, rec.Email, rec.DisplayName}
+		strs = append(append(strs, rec.Aliases...), rec.MemberDNs...)
+		for _, vs := range rec.Attributes {
+			strs = append(strs, vs...)
+		}
+		for _, s := range strs {
+			assert.False(t, inside(s), "%q points into the message", s)
+		}
+		assert.Equal(t, "uid=a,dc=example", rec.DN)
+		assert.NotEmpty(t, id)
+	}
 }
