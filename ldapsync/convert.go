@@ -175,11 +175,12 @@ func (r *reader) convertIndexed(e *ldap.Entry, ix *entryIndex) (id string, rec *
 	return pack(id, rec), rec, ""
 }
 
-// pack copies id and every string of rec into one new block and returns
-// the copy of id: an entry's strings share its whole message, which a
-// record kept for the run would otherwise hold on to.
+// pack copies every string of rec into one new block, and id into a
+// string of its own (reports and states keep IDs longer than records):
+// an entry's strings share its whole message, which a record kept for
+// the run would otherwise hold on to.
 func pack(id string, rec *Record) string {
-	n := len(id) + len(rec.DN) + len(rec.Email) + len(rec.DisplayName)
+	n := len(rec.DN) + len(rec.Email) + len(rec.DisplayName)
 	for _, a := range rec.Aliases {
 		n += len(a)
 	}
@@ -193,21 +194,16 @@ func pack(id string, rec *Record) string {
 	}
 	var b strings.Builder
 	b.Grow(n)
-	put := func(s string) (start, end int) {
-		start = b.Len()
-		b.WriteString(s)
-		return start, b.Len()
-	}
 	type span struct {
 		p          *string
 		start, end int
 	}
-	spans := make([]span, 0, 4+len(rec.Aliases)+len(rec.MemberDNs)+2*len(rec.Attributes))
+	spans := make([]span, 0, 3+len(rec.Aliases)+len(rec.MemberDNs)+2*len(rec.Attributes))
 	keep := func(p *string) {
-		s, e := put(*p)
-		spans = append(spans, span{p, s, e})
+		start := b.Len()
+		b.WriteString(*p)
+		spans = append(spans, span{p, start, b.Len()})
 	}
-	keep(&id)
 	keep(&rec.DN)
 	keep(&rec.Email)
 	keep(&rec.DisplayName)
@@ -226,5 +222,5 @@ func pack(id string, rec *Record) string {
 	for _, sp := range spans {
 		*sp.p = all[sp.start:sp.end]
 	}
-	return id
+	return strings.Clone(id)
 }
