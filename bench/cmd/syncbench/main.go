@@ -36,11 +36,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -137,10 +139,13 @@ func run(ctx context.Context, o options) error {
 		full   time.Duration
 		// fullCPU is the client's CPU time (user+system) of that run.
 		fullCPU time.Duration
+		// fullPhases splits that run's wall time (see phases).
+		fullPhases string
 	)
 	for i := range max(o.runs, 1) {
 		target, store = ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore()
-		s, err = ldapsync.NewSyncer(cfg, target, store)
+		ph := &phases{}
+		s, err = ldapsync.NewSyncer(cfg, target, store, ldapsync.WithLogger(slog.New(ph)))
 		if err != nil {
 			return err
 		}
@@ -152,6 +157,7 @@ func run(ctx context.Context, o options) error {
 		}
 		if d := time.Since(t0); i == 0 || d < full {
 			full, fullCPU = d, bench.CPUTime()-c0
+			fullPhases = ph.summary(t0)
 		}
 	}
 	if err := stopProfile(); err != nil {
@@ -276,6 +282,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	n := float64(objects)
+	fmt.Printf("%s ", fullPhases)
 	fmt.Printf("%ssource=%s objects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
 		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f\n",
 		prefix(o.label), source, objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(),
@@ -383,4 +390,46 @@ func liveGrowth(f func() any) uint64 {
 		return 0
 	}
 	return ms.HeapAlloc - base
+}
+
+// phases is a slog handler that notes when the syncer reports the end of
+// its directory read, its first applied batch and the end of the run, to
+// split a run's wall time: reading, planning (snapshot of the target and
+// the plan), and applying plus saving the state.
+type phases struct {
+	mu    sync.Mutex
+	read  time.Time
+	apply time.Time
+	done  time.Time
+}
+
+func (p *phases) Enabled(context.Context, slog.Level) bool { return true }
+func (p *phases) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *phases) WithGroup(string) slog.Handler            { return p }
+func (p *phases) Handle(_ context.Context, r slog.Record) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch r.Message {
+	case "ldapsync: directory read":
+		p.read = time.Now()
+	case "ldapsync: applying":
+		if p.apply.IsZero() {
+			p.apply = time.Now()
+		}
+	case "ldapsync: run complete":
+		p.done = time.Now()
+	}
+	return nil
+}
+
+// summary gives the phases of a run that started at t0; planning ends
+// at the first 1,000 writes, so a little applying counts as planning.
+func (p *phases) summary(t0 time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.read.IsZero() || p.apply.IsZero() || p.done.IsZero() {
+		return "read_ms=-1 plan_ms=-1 apply_ms=-1"
+	}
+	return fmt.Sprintf("read_ms=%d plan_ms=%d apply_ms=%d",
+		p.read.Sub(t0).Milliseconds(), p.apply.Sub(p.read).Milliseconds(), p.done.Sub(p.apply).Milliseconds())
 }
