@@ -305,6 +305,9 @@ func (r *reader) readRecords(ctx context.Context, op, filter string, out *readRe
 	}
 	var deferred []*ldap.Entry
 	refs, err := r.search(ctx, op, filter, r.attributes(), func(e *ldap.Entry) error {
+		if err := rangeProblem(e); err != nil {
+			return &ReadError{Op: op, Err: err}
+		}
 		if openRanges(e) {
 			deferred = append(deferred, e)
 			return nil
@@ -350,6 +353,26 @@ func openRanges(e *ldap.Entry) bool {
 		}
 	}
 	return false
+}
+
+// rangeProblem reports a ranged attribute whose range cannot be followed:
+// one that does not parse ("member;range=0-x") or that does not start at
+// the first value. Ignoring it would drop the attribute's values.
+func rangeProblem(e *ldap.Entry) error {
+	for _, a := range e.Attributes {
+		_, opts, found := strings.Cut(a.Name, ";")
+		if !found || !strings.Contains(strings.ToLower(opts), "range=") {
+			continue
+		}
+		_, lo, _, ok := parseRange(a.Name)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: attribute %q has a malformed range", e.DN, a.Name)
+		case lo != 0:
+			return fmt.Errorf("%s: attribute %q does not start at the first value", e.DN, a.Name)
+		}
+	}
+	return nil
 }
 
 // closeRanges renames complete ranged attributes ("member;range=0-*") to
