@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -65,8 +66,11 @@ func (s dirSyncSource) read(ctx context.Context, r *reader, prev Watermark) (*re
 	}
 	if reason != "" {
 		// The cookie is taken before the full read: a change made while
-		// reading is reported again by the next run, never lost.
-		cookie, _, _, err := dirSync(ctx, r, base, nil, []string{"objectGUID"})
+		// reading is reported again by the next run, never lost. A
+		// filter no object matches moves the cookie past every change
+		// without sending the partition's objects (on a large domain
+		// that pass cost as much as the full read).
+		cookie, _, _, err := dirSync(ctx, r, base, nil, dirSyncAttributes(r), true)
 		if err != nil {
 			if dirSyncDenied(err) {
 				return s.fallback.read(ctx, r, prev)
@@ -82,13 +86,14 @@ func (s dirSyncSource) read(ctx context.Context, r *reader, prev Watermark) (*re
 		return out, nil
 	}
 
-	cookie, changed, deleted, err := dirSync(ctx, r, base, prev.Cookie, dirSyncAttributes(r))
+	cookie, changed, deleted, err := dirSync(ctx, r, base, prev.Cookie, dirSyncAttributes(r), false)
 	if err != nil {
 		if dirSyncDenied(err) {
 			return s.fallback.read(ctx, r, prev)
 		}
 		return nil, &ReadError{Op: "DirSync", Err: ctxErr(ctx, err)}
 	}
+	observeDirSync(ctx, len(changed), len(deleted))
 	out := &readResult{records: map[string]*Record{}, deleted: deleted}
 	if err := r.readByID(ctx, changed, out); err != nil {
 		return nil, err
@@ -118,11 +123,15 @@ func dirSyncAttributes(r *reader) []string {
 
 // dirSync runs DirSync from cookie until the server has no more data and
 // returns the new cookie with the IDs of the changed and deleted objects.
-// Its filter keeps to objectClass, which tombstones keep.
-func dirSync(ctx context.Context, r *reader, base string, cookie []byte, attrs []string) (next []byte, changed, deleted []string, err error) {
+// Its filter keeps to objectClass, which tombstones keep. With cookieOnly
+// the filter matches nothing: only the cookie comes back.
+func dirSync(ctx context.Context, r *reader, base string, cookie []byte, attrs []string, cookieOnly bool) (next []byte, changed, deleted []string, err error) {
 	filter := "(|(objectClass=user)(objectClass=group))"
 	if r.cfg.IncludeContacts {
 		filter = "(|(objectClass=user)(objectClass=group)(objectClass=contact))"
+	}
+	if cookieOnly {
+		filter = "(&(objectClass=user)(!(objectClass=user)))"
 	}
 	seen := map[string]bool{}
 	for round := 0; ; round++ {
@@ -237,4 +246,26 @@ func namingContextOf(ctx context.Context, r *reader) (string, error) {
 		return "", &ReadError{Op: "read naming contexts", Err: fmt.Errorf("no naming context holds %s", r.cfg.RootDN)}
 	}
 	return best, nil
+}
+
+// dirSyncObserver learns how many objects the incremental DirSync reads
+// of the runs made with its context were told about. Tests carry one in
+// the context of a run.
+type dirSyncObserver struct {
+	mu      sync.Mutex
+	changed []int
+	deleted []int
+}
+
+type dirSyncObserverKey struct{}
+
+func observeDirSync(ctx context.Context, changed, deleted int) {
+	obs, _ := ctx.Value(dirSyncObserverKey{}).(*dirSyncObserver)
+	if obs == nil {
+		return
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	obs.changed = append(obs.changed, changed)
+	obs.deleted = append(obs.deleted, deleted)
 }
