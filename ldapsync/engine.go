@@ -25,6 +25,16 @@ type outcome struct {
 	// the previous state names as its members: withheld users among them
 	// keep their membership (see withhold).
 	groupCands map[string][]string
+	// base, when not nil, is the saved state next was planned from
+	// incrementally: next differs from it in the objects of touched only
+	// (see saveState). advance, once next is saved, turns the saved
+	// state's index into next's.
+	base    *savedState
+	touched []string
+	advance func() *planIndex
+	// idx indexes next after a full plan (see planIndex); nil when it is
+	// to be built.
+	idx *planIndex
 }
 
 // compute merges a read into the previous state, applies the policies and
@@ -68,11 +78,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	resolveMembers(view)
 
 	// 2. Policies: which users and contacts are wanted, and how.
-	domains := map[string]bool{}
-	for _, d := range cfg.FilterEmailDomains {
-		domains[strings.ToLower(strings.TrimSpace(d))] = true
-	}
-	allowed := func(a string) bool { return len(domains) == 0 || domains[addressDomain(a)] }
+	pol := newPolicies(cfg)
+	allowed := pol.allowed
 	ids := sortedKeys(view)
 	users := make(map[string]*User, len(view))
 	userSlab := make([]User, 0, len(view)) // one allocation for every user of the run
@@ -80,43 +87,18 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	skip := func(id string, rec *Record, reason string) {
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
 	}
+	skippedIDs := map[string]bool{}
 	for _, id := range ids {
 		rec := view[id]
-		switch rec.Kind {
-		case KindUser, KindContact:
-			if rec.Kind == KindContact && !cfg.IncludeContacts {
-				continue
-			}
-			if rec.Email == "" {
-				reason := "no usable email address (proxyAddresses SMTP: or mail)"
-				if len(rec.Problems) > 0 {
-					reason += ": " + strings.Join(rec.Problems, "; ")
-				}
-				skip(id, rec, reason)
-				continue
-			}
-			if !allowed(rec.Email) {
-				skip(id, rec, fmt.Sprintf("primary address domain %s is not in FilterEmailDomains", addressDomain(rec.Email)))
-				continue
-			}
-			userSlab = append(userSlab, User{ID: id, DN: rec.DN, Email: rec.Email, DisplayName: rec.DisplayName,
-				Contact: rec.Kind == KindContact, Attributes: rec.Attributes})
-			u := &userSlab[len(userSlab)-1]
-			for _, a := range rec.Aliases {
-				if allowed(a) {
-					u.Aliases = append(u.Aliases, a)
-				}
-			}
-			if rec.Kind == KindUser && cfg.AcknowledgeDisabledAccounts {
-				u.Disabled = rec.Disabled
-			}
-			users[id] = u
-		case KindGroup:
-			g := &Group{ID: id, DN: rec.DN, Name: rec.DisplayName}
-			if rec.Email != "" && allowed(rec.Email) {
-				g.Email = rec.Email
-			}
-			groups[id] = g
+		switch pol.classify(rec) {
+		case wantSkip:
+			skip(id, rec, pol.skipReason(rec))
+			skippedIDs[id] = true
+		case wantUser:
+			userSlab = append(userSlab, pol.user(id, rec))
+			users[id] = &userSlab[len(userSlab)-1]
+		case wantGroup:
+			groups[id] = pol.group(id, rec)
 		}
 	}
 
@@ -156,6 +138,13 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			claim(id, g.Email)
 		}
 	}
+	// What the next run needs to plan an incremental read (planIndex):
+	// the claims just made, by sole claimant and by duplicate.
+	for a := range claims {
+		delete(first, a)
+	}
+	idx := &planIndex{policy: policyKey(cfg), pol: pol, owner: first, multi: claims, skipped: skippedIDs,
+		memberOf: make(map[string][]string, len(view)), unresolved: map[string][]string{}}
 	held := map[string]bool{}
 	heldReason := map[string][]string{}
 	for _, a := range sortedKeys(claims) {
@@ -230,7 +219,12 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		if g == nil {
 			continue
 		}
+		for _, d := range view[id].MemberDNs {
+			k := normDN(d)
+			idx.unresolved[k] = append(idx.unresolved[k], id)
+		}
 		for _, m := range view[id].Members {
+			idx.memberOf[m] = append(idx.memberOf[m], id)
 			if linked(m) {
 				g.Members = append(g.Members, m)
 			}
@@ -379,6 +373,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
+	out.idx = idx
 	// Nothing at all in scope, and several objects merely absent (not
 	// named deleted by a tombstone, DirSync or content sync): lost read
 	// access looks exactly like that. (One object leaving a scope that

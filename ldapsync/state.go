@@ -124,6 +124,19 @@ type StateStore interface {
 	Save(ctx context.Context, s State) error
 }
 
+// encodedStore is a [StateStore] keeping the state in the version 2
+// encoding, as [MemoryStore] and [FileStore] do. A [Syncer] saves through
+// it by splicing the records of unchanged objects, and skips loading a
+// state it saved itself while the store provably still holds it.
+type encodedStore interface {
+	// storedBytes returns the stored encoding as it is (nil when nothing
+	// is stored), not checked; the caller does not modify it.
+	storedBytes(ctx context.Context) ([]byte, error)
+	// saveEncoded replaces the state with b, the encoding of a valid
+	// state, which the caller no longer modifies.
+	saveEncoded(ctx context.Context, b []byte) error
+}
+
 // MemoryStore is a [StateStore] in memory, safe for concurrent use. It
 // keeps the state in the compact encoding of [FileStore].
 type MemoryStore struct {
@@ -158,6 +171,25 @@ func (m *MemoryStore) Save(ctx context.Context, s State) error {
 	}
 	if cap(b)-len(b) > len(b)/8 {
 		b = bytes.Clone(b) // keep no spare capacity between runs
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state = b
+	return nil
+}
+
+func (m *MemoryStore) storedBytes(ctx context.Context) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state, nil // never modified: Save replaces it
+}
+
+func (m *MemoryStore) saveEncoded(ctx context.Context, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -247,6 +279,31 @@ func (f *FileStore) Save(ctx context.Context, s State) error {
 	b, err := encodeState(s)
 	if err != nil {
 		return &StateError{Path: f.path, Op: "save", Err: err}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := writeAtomic(f.path, b); err != nil {
+		return &StateError{Path: f.path, Op: "save", Err: err}
+	}
+	return nil
+}
+
+func (f *FileStore) storedBytes(ctx context.Context) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (f *FileStore) saveEncoded(ctx context.Context, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

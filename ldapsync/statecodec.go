@@ -61,60 +61,208 @@ type stateHeader struct {
 
 // encodeState writes s in the version 2 encoding.
 func encodeState(s State) ([]byte, error) {
+	b, _, err := encodeStateReusing(s, nil, nil)
+	return b, err
+}
+
+// stateEncoding says where each object's record lies in an encoded state,
+// so that the next save copies the records of unchanged objects instead of
+// encoding them again.
+type stateEncoding struct {
+	buf   []byte              // the encoded state; nil when not at hand
+	order []*encSpan          // the object records in buf order
+	byID  map[string]*encSpan // the same, by object ID
+}
+
+// encSpan is one object record of an encoding: buf[off:end] encodes obj.
+type encSpan struct {
+	off, end int
+	id       string
+	obj      *ObjectState
+	dead     bool // scratch of encodeStateReusing
+}
+
+// encodeStateReusing writes s in the version 2 encoding and says where
+// its records lie. With prev (the encoding of an earlier state, buf at
+// hand) the record of every object equal to its encoded one is copied
+// from prev.buf. With touched as well (not nil), the objects outside it
+// are known to be those prev encodes, unchanged: they are copied in
+// blocks without being looked at, and prev is consumed (its spans are
+// reused) whatever the outcome.
+func encodeStateReusing(s State, prev *stateEncoding, touched []string) ([]byte, *stateEncoding, error) {
+	if prev != nil && prev.buf == nil {
+		prev = nil
+	}
+	if prev != nil && touched != nil {
+		return spliceState(s, prev, touched)
+	}
 	if err := s.checkObjects(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hdr, err := json.Marshal(stateHeader{Version: StateVersion, Watermark: s.Watermark, Objects: len(s.Objects)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	e := stateEncoder{b: make([]byte, 0, 64+len(hdr)+len(s.Objects)*256)}
+	size := 64 + len(hdr) + len(s.Objects)*256
+	if prev != nil {
+		size = len(prev.buf) + len(hdr) + 64
+	}
+	e := stateEncoder{b: make([]byte, 0, size)}
 	e.b = append(e.b, stateMagic...)
 	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
 	e.b = append(e.b, hdr...)
+	enc := &stateEncoding{order: make([]*encSpan, 0, len(s.Objects)), byID: make(map[string]*encSpan, len(s.Objects))}
+	spans := make([]encSpan, len(s.Objects))
+	i := 0
 	for id, o := range s.Objects {
-		e.id(id)
-		var flags byte
-		if o.Source != nil {
-			flags |= objHasSource
-		}
-		if o.AppliedDisabled {
-			flags |= objAppliedDisabled
-		}
-		e.b = append(e.b, flags)
-		e.fp(o.Applied)
-		if k := kindCode(o.AppliedKind); k != kindString {
-			e.b = append(e.b, k)
-		} else {
-			e.b = append(e.b, kindString)
-			e.str(o.AppliedKind)
-		}
-		if o.Wanted != "" && o.Wanted == o.Applied {
-			e.b = append(e.b, fpSame)
-		} else {
-			e.fp(o.Wanted)
-		}
-		if r := o.Source; r != nil {
-			e.b = append(e.b, kindCode(r.Kind))
-			var rf byte
-			if r.Disabled {
-				rf |= recDisabled
+		sp := &spans[i]
+		i++
+		sp.off, sp.id, sp.obj = len(e.b), id, o
+		if prev != nil {
+			if old := prev.byID[id]; old != nil && (old.obj == o || *old.obj == *o) {
+				e.b = append(e.b, prev.buf[old.off:old.end]...)
+				sp.end = len(e.b)
+				enc.order = append(enc.order, sp)
+				enc.byID[id] = sp
+				continue
 			}
-			e.b = append(e.b, rf)
-			e.str(r.DN)
-			e.str(r.Email)
-			e.strs(r.Aliases)
-			e.strs(r.Problems)
-			e.str(r.DisplayName)
-			e.attrs(r.Attributes)
-			e.b = binary.AppendUvarint(e.b, uint64(len(r.Members)))
-			for _, m := range r.Members {
-				e.id(m)
+		}
+		e.object(id, o)
+		sp.end = len(e.b)
+		enc.order = append(enc.order, sp)
+		enc.byID[id] = sp
+	}
+	b := binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC))
+	enc.buf = b
+	return b, enc, nil
+}
+
+// spliceState is encodeStateReusing's path for a known set of changes.
+func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *stateEncoding, error) {
+	for _, id := range touched {
+		if o, ok := s.Objects[id]; ok {
+			if err := (&State{Objects: map[string]*ObjectState{id: o}}).checkObjects(); err != nil {
+				return nil, nil, err
 			}
-			e.strs(r.MemberDNs)
 		}
 	}
-	return binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC)), nil
+	hdr, err := json.Marshal(stateHeader{Version: StateVersion, Watermark: s.Watermark, Objects: len(s.Objects)})
+	if err != nil {
+		return nil, nil, err
+	}
+	// The records of the touched objects, encoded apart first, so that
+	// the result is allocated at its size.
+	var fresh stateEncoder
+	type freshSpan struct {
+		id       string
+		o        *ObjectState
+		off, end int
+	}
+	var news []freshSpan
+	dead := 0
+	for _, id := range touched {
+		if sp := prev.byID[id]; sp != nil && !sp.dead {
+			sp.dead = true
+			dead += sp.end - sp.off
+			delete(prev.byID, id)
+		}
+		if o, ok := s.Objects[id]; ok {
+			off := len(fresh.b)
+			fresh.object(id, o)
+			news = append(news, freshSpan{id, o, off, len(fresh.b)})
+		}
+	}
+	objStart := prev.objStart()
+	live := len(prev.buf) - 4 - objStart - dead
+	var lenBuf [binary.MaxVarintLen64]byte
+	hl := binary.PutUvarint(lenBuf[:], uint64(len(hdr)))
+	b := make([]byte, 0, len(stateMagic)+hl+len(hdr)+live+len(fresh.b)+4)
+	b = append(b, stateMagic...)
+	b = append(b, lenBuf[:hl]...)
+	b = append(b, hdr...)
+	order := prev.order[:0]
+	runStart, runEnd := -1, -1 // a block of live records of prev.buf still to copy
+	flush := func() {
+		if runStart >= 0 {
+			b = append(b, prev.buf[runStart:runEnd]...)
+		}
+		runStart, runEnd = -1, -1
+	}
+	pos := len(b)
+	for _, sp := range prev.order {
+		if sp.dead {
+			continue
+		}
+		if sp.off != runEnd {
+			flush()
+			runStart = sp.off
+		}
+		runEnd = sp.end
+		n := sp.end - sp.off
+		sp.off, sp.end = pos, pos+n
+		pos += n
+		order = append(order, sp)
+	}
+	flush()
+	base := len(b)
+	b = append(b, fresh.b...)
+	for _, f := range news {
+		sp := &encSpan{off: base + f.off, end: base + f.end, id: f.id, obj: f.o}
+		order = append(order, sp)
+		prev.byID[f.id] = sp
+	}
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, stateCRC))
+	return b, &stateEncoding{buf: b, order: order, byID: prev.byID}, nil
+}
+
+// objStart returns the offset of the first object record in e.buf.
+func (e *stateEncoding) objStart() int {
+	n, k := binary.Uvarint(e.buf[len(stateMagic):])
+	return len(stateMagic) + k + int(n)
+}
+
+// object writes one object record.
+func (e *stateEncoder) object(id string, o *ObjectState) {
+	e.id(id)
+	var flags byte
+	if o.Source != nil {
+		flags |= objHasSource
+	}
+	if o.AppliedDisabled {
+		flags |= objAppliedDisabled
+	}
+	e.b = append(e.b, flags)
+	e.fp(o.Applied)
+	if k := kindCode(o.AppliedKind); k != kindString {
+		e.b = append(e.b, k)
+	} else {
+		e.b = append(e.b, kindString)
+		e.str(o.AppliedKind)
+	}
+	if o.Wanted != "" && o.Wanted == o.Applied {
+		e.b = append(e.b, fpSame)
+	} else {
+		e.fp(o.Wanted)
+	}
+	if r := o.Source; r != nil {
+		e.b = append(e.b, kindCode(r.Kind))
+		var rf byte
+		if r.Disabled {
+			rf |= recDisabled
+		}
+		e.b = append(e.b, rf)
+		e.str(r.DN)
+		e.str(r.Email)
+		e.strs(r.Aliases)
+		e.strs(r.Problems)
+		e.str(r.DisplayName)
+		e.attrs(r.Attributes)
+		e.b = binary.AppendUvarint(e.b, uint64(len(r.Members)))
+		for _, m := range r.Members {
+			e.id(m)
+		}
+		e.strs(r.MemberDNs)
+	}
 }
 
 type stateEncoder struct {

@@ -56,6 +56,8 @@ type Syncer struct {
 	store  StateStore
 	opts   syncOptions
 	mu     sync.Mutex
+	// saved is the state this Syncer saved last (see loadState).
+	saved *savedState
 	// readFn replaces read in tests of the planning and saving path.
 	readFn func(ctx context.Context, prev Watermark, known func(id string) bool) (*readResult, string, error)
 }
@@ -117,6 +119,7 @@ func (s *Syncer) log(ctx context.Context, msg string, attrs ...slog.Attr) {
 type prepared struct {
 	host string
 	out  *outcome
+	base *savedState // the state planned from, when it was the one saved last
 }
 
 // prepare loads the state, reads the directory and computes the changes.
@@ -125,7 +128,7 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	if s.target == nil || s.store == nil || s.opts.now == nil {
 		return nil, fmt.Errorf("%w: Syncer: not made by NewSyncer", ErrInvalidConfig)
 	}
-	prev, err := s.store.Load(ctx)
+	prev, base, err := s.loadState(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,8 +178,11 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 			return nil, &TargetError{Op: "snapshot", Err: err}
 		}
 	}
-	out := compute(s.cfg, prev, res, snapshot)
-	return &prepared{host: host, out: out}, nil
+	out := computeIncremental(s.cfg, prev, base, res, snapshot)
+	if out == nil {
+		out = compute(s.cfg, prev, res, snapshot)
+	}
+	return &prepared{host: host, out: out, base: base}, nil
 }
 
 // read connects and reads the directory once. known reports whether the
@@ -250,7 +256,19 @@ func (s *Syncer) Plan(ctx context.Context) (*Plan, error) {
 	if out.full && out.fullReason != "" {
 		plan.Warnings = append([]string{"full read: " + out.fullReason}, plan.Warnings...)
 	}
-	plan.Changes = append(plan.Changes, out.changes...)
+	// The plan is the caller's: users and groups are copies (records and
+	// the state of the next run share their attribute maps and lists).
+	for _, c := range out.changes {
+		if c.User != nil {
+			u := ownedUser(c.User)
+			c.User = &u
+		}
+		if c.Group != nil {
+			g := ownedGroup(c.Group)
+			c.Group = &g
+		}
+		plan.Changes = append(plan.Changes, c)
+	}
 	if out.withheld {
 		plan.Withheld = out.removals
 		if out.emptyRead {
@@ -330,7 +348,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 			s.log(ctx, "ldapsync: applying", slog.Int("done", i+1), slog.Int("total", len(writes)))
 		}
 	}
-	if err := s.store.Save(ctx, out.next); err != nil {
+	if err := s.saveState(ctx, p.base, out); err != nil {
 		finish()
 		return rep, err
 	}

@@ -1,0 +1,467 @@
+package ldapsync
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+)
+
+// computeIncremental plans an incremental read that names its changes
+// (the changed records and the deleted IDs, no list of what is present)
+// over the objects the changes can affect only, with the same outcome as
+// compute. It returns nil when it does not apply: no index of the saved
+// state, a full read or one listing what is present, changed policies,
+// removals withheld earlier, or a read that would leave nothing in scope.
+//
+// The objects re-planned are the changed ones, the groups whose members
+// must be resolved again (a changed group, or one listing the DN of a
+// changed object among its unresolved members), every object holding or
+// about to hold a duplicate address, and the groups of every object whose
+// linked status changes. Every other object keeps its state as the saved
+// state has it, which is what compute would give it: its record, its
+// policies and the linked status of its members are unchanged.
+func computeIncremental(cfg Config, prev State, base *savedState, res *readResult, snapshot map[string]User) *outcome {
+	if base == nil || base.idx == nil || base.idx.pending || res.full || res.present != nil || snapshot != nil {
+		return nil
+	}
+	idx := base.idx
+	policy := policyKey(cfg)
+	if idx.policy != policy || prev.Watermark.Policy != policy {
+		return nil
+	}
+	pol := idx.pol
+
+	// The view: the saved records, with changed holding those that differ
+	// (nil: left the scope).
+	changed := make(map[string]*Record, len(res.records)+len(res.deleted))
+	for id, rec := range res.records {
+		changed[id] = rec
+	}
+	for _, id := range res.deleted {
+		changed[id] = nil
+	}
+	prevRec := func(id string) *Record {
+		if o := prev.Objects[id]; o != nil {
+			return o.Source
+		}
+		return nil
+	}
+	viewLen := len(prev.Objects)
+	for id, rec := range changed {
+		switch was := prevRec(id) != nil; {
+		case was && rec == nil:
+			viewLen--
+		case !was && rec != nil:
+			viewLen++
+		}
+	}
+	if viewLen == 0 {
+		return nil // the empty-read check is compute's
+	}
+
+	// Member DNs to resolve: those of changed groups, and those of groups
+	// listing the DN of a changed object among their unresolved members.
+	var toResolve []string
+	for id, rec := range changed {
+		if rec == nil {
+			continue
+		}
+		if rec.Kind == KindGroup && len(rec.MemberDNs) > 0 {
+			toResolve = append(toResolve, id)
+		}
+		if len(idx.unresolved) > 0 {
+			for _, g := range idx.unresolved[normDN(rec.DN)] {
+				if _, ch := changed[g]; !ch {
+					toResolve = append(toResolve, g)
+				}
+			}
+		}
+	}
+	resolved := map[string]*Record{}
+	if len(toResolve) > 0 {
+		dn := idx.dnIndex(prev)
+		overlay := make(map[string]string, len(changed))
+		for id, rec := range changed {
+			if rec != nil {
+				overlay[normDN(rec.DN)] = id
+			}
+		}
+		lookup := func(d string) (string, bool) {
+			k := normDN(d)
+			if id, ok := overlay[k]; ok {
+				return id, true
+			}
+			if id, ok := dn[k]; ok {
+				if _, ch := changed[id]; !ch {
+					return id, true
+				}
+			}
+			return "", false
+		}
+		seen := map[string]bool{}
+		for _, g := range toResolve {
+			if _, done := resolved[g]; done {
+				continue
+			}
+			rec, ok := changed[g]
+			if !ok {
+				rec = prevRec(g)
+			}
+			resolved[g] = resolveRecord(rec, lookup, seen)
+		}
+	}
+	view := func(id string) *Record {
+		if rec, ok := resolved[id]; ok {
+			return rec
+		}
+		if rec, ok := changed[id]; ok {
+			return rec
+		}
+		return prevRec(id)
+	}
+
+	// Duplicate addresses after the changes: the claimants of every
+	// address a changed object claims or claimed.
+	newClaims := map[string][]string{} // address -> changed objects claiming it now
+	touchedAddr := map[string]bool{}
+	for id, rec := range changed {
+		pol.claims(prevRec(id), func(a string) { touchedAddr[a] = true })
+		pol.claims(rec, func(a string) {
+			touchedAddr[a] = true
+			newClaims[a] = append(newClaims[a], id)
+		})
+	}
+	dups := make(map[string][]string, len(idx.multi))
+	for a, c := range idx.multi {
+		if !touchedAddr[a] {
+			dups[a] = c
+		}
+	}
+	for a := range touchedAddr {
+		var c []string
+		for _, id := range idx.claimants(a) {
+			if _, ch := changed[id]; !ch {
+				c = append(c, id)
+			}
+		}
+		for _, id := range newClaims[a] {
+			if !contains(c, id) {
+				c = append(c, id)
+			}
+		}
+		if len(c) > 1 {
+			sort.Strings(c)
+			dups[a] = c
+		}
+	}
+	held := map[string]bool{}
+	for _, c := range dups {
+		for _, id := range c {
+			held[id] = true
+		}
+	}
+
+	// The objects to plan again.
+	again := make(map[string]bool, len(changed)+len(resolved)+len(held))
+	for id := range changed {
+		again[id] = true
+	}
+	for id := range resolved {
+		again[id] = true
+	}
+	for id := range held {
+		again[id] = true
+	}
+	for _, c := range idx.multi {
+		for _, id := range c {
+			again[id] = true // held before
+		}
+	}
+	users := map[string]*User{}
+	groups := map[string]*Group{}
+	classify := func(id string) {
+		rec := view(id)
+		if rec == nil {
+			return
+		}
+		switch pol.classify(rec) {
+		case wantUser:
+			u := pol.user(id, rec)
+			users[id] = &u
+		case wantGroup:
+			groups[id] = pol.group(id, rec)
+		}
+	}
+	for id := range again {
+		classify(id)
+	}
+	applied := func(id string) (fp string, disabled bool, kind string) {
+		if o := prev.Objects[id]; o != nil {
+			return o.Applied, o.AppliedDisabled, o.AppliedKind
+		}
+		return "", false, ""
+	}
+	for id := range held {
+		delete(users, id)
+		if g := groups[id]; g != nil {
+			g.Email = ""
+			if o := prev.Objects[id]; o != nil && o.Source != nil {
+				g.Email = o.Source.Email
+				if !pol.allowed(g.Email) {
+					g.Email = ""
+				}
+			}
+		}
+	}
+	wasLinked := func(id string) bool {
+		fp, _, kind := applied(id)
+		return fp != "" && kind != KindGroup
+	}
+	linked := func(id string) bool {
+		if !again[id] {
+			return wasLinked(id)
+		}
+		if users[id] != nil {
+			return true
+		}
+		if held[id] {
+			return wasLinked(id)
+		}
+		return false
+	}
+	// The groups of the objects whose linked status changes.
+	var regroup []string
+	for id := range again {
+		if linked(id) != wasLinked(id) {
+			for _, g := range idx.memberOf[id] {
+				if !again[g] {
+					regroup = append(regroup, g)
+				}
+			}
+		}
+	}
+	for _, g := range regroup {
+		if !again[g] {
+			again[g] = true
+			classify(g)
+		}
+	}
+	ids := sortedKeys(again)
+	for _, id := range ids {
+		g := groups[id]
+		if g == nil {
+			continue
+		}
+		for _, m := range view(id).Members {
+			if linked(m) {
+				g.Members = append(g.Members, m)
+			}
+		}
+		sort.Strings(g.Members)
+	}
+
+	// The diff of the objects planned again, as compute makes it.
+	out := &outcome{fullReason: res.fullReason, base: base, touched: ids}
+	out.warnings = append(out.warnings, res.warnings...)
+	out.skipped = append(out.skipped, res.skipped...)
+	next := State{Version: StateVersion, Watermark: res.watermark, Objects: maps.Clone(prev.Objects)}
+	next.Watermark.Policy = policy
+	if next.Objects == nil {
+		next.Objects = map[string]*ObjectState{}
+	}
+	slab := make([]ObjectState, len(ids))
+	for i, id := range ids {
+		if rec := view(id); rec != nil {
+			slab[i].Source = rec
+			next.Objects[id] = &slab[i]
+		} else {
+			delete(next.Objects, id)
+		}
+	}
+	for _, id := range ids {
+		if u := users[id]; u != nil {
+			var fp string
+			if po := prev.Objects[id]; po != nil && po.Source == view(id) && po.Wanted != "" {
+				fp = po.Wanted
+			} else {
+				fp = userFingerprint(*u)
+			}
+			kind := KindUser
+			if u.Contact {
+				kind = KindContact
+			}
+			o := next.Objects[id]
+			o.Applied, o.AppliedDisabled, o.AppliedKind, o.Wanted = fp, u.Disabled, kind, fp
+			pfp, pdis, pkind := applied(id)
+			c := Change{ID: id, DN: u.DN, User: u}
+			switch {
+			case pfp == "" || pkind == KindGroup:
+				c.Op = OpAdd
+			case pfp == fp:
+				continue
+			case u.Disabled && !pdis:
+				c.Op = OpDisable
+				plain := *u
+				plain.Disabled = false
+				c.viaDisable = userFingerprint(plain) == pfp
+			case !u.Disabled && pdis:
+				c.Op = OpEnable
+			default:
+				c.Op = OpUpdate
+			}
+			out.changes = append(out.changes, c)
+			continue
+		}
+		if g := groups[id]; g != nil {
+			fp := groupFingerprint(*g)
+			o := next.Objects[id]
+			o.Applied, o.AppliedKind = fp, KindGroup
+			pfp, _, _ := applied(id)
+			if pfp == fp {
+				continue
+			}
+			op := OpUpdateGroup
+			if pfp == "" {
+				op = OpAddGroup
+			}
+			out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prevFP: pfp})
+			if out.groupCands == nil {
+				out.groupCands = map[string][]string{}
+			}
+			cands := view(id).Members
+			if po := prev.Objects[id]; po != nil && po.Source != nil && po.Source.Kind == KindGroup {
+				cands = append(append([]string(nil), cands...), po.Source.Members...)
+			}
+			out.groupCands[id] = cands
+			continue
+		}
+		if held[id] {
+			if fp, dis, kind := applied(id); fp != "" {
+				o := next.Objects[id]
+				o.Applied, o.AppliedDisabled, o.AppliedKind = fp, dis, kind
+			}
+		}
+	}
+	// The groups of the users written: those whose record lists them.
+	for i := range out.changes {
+		u := out.changes[i].User
+		if u == nil {
+			continue
+		}
+		for _, g := range idx.memberOf[u.ID] {
+			if !again[g] {
+				u.Groups = append(u.Groups, g)
+			}
+		}
+		for _, g := range ids {
+			if groups[g] == nil {
+				continue
+			}
+			for _, m := range view(g).Members {
+				if m == u.ID {
+					u.Groups = append(u.Groups, g)
+				}
+			}
+		}
+		sort.Strings(u.Groups)
+	}
+	sort.SliceStable(out.changes, func(i, j int) bool {
+		return out.changes[i].Group == nil && out.changes[j].Group != nil
+	})
+
+	// Warnings and skips, for every object in scope as compute reports
+	// them: the policies' skips in ID order, then the held objects.
+	skipped := make([]string, 0, len(idx.skipped)+len(changed))
+	for id := range idx.skipped {
+		if _, ch := changed[id]; !ch {
+			skipped = append(skipped, id)
+		}
+	}
+	for id, rec := range changed {
+		if rec != nil && pol.classify(rec) == wantSkip {
+			skipped = append(skipped, id)
+		}
+	}
+	sort.Strings(skipped)
+	for _, id := range skipped {
+		rec := view(id)
+		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: pol.skipReason(rec)})
+	}
+	heldReason := map[string][]string{}
+	for _, a := range sortedKeys(dups) {
+		c := dups[a]
+		dns := make([]string, len(c))
+		for i, id := range c {
+			dns[i] = view(id).DN
+		}
+		out.warnings = append(out.warnings, fmt.Sprintf("address %s is on %d objects (%s); none of them was changed", a, len(c), strings.Join(dns, "; ")))
+		for _, id := range c {
+			var others []string
+			for _, o := range c {
+				if o != id {
+					others = append(others, view(o).DN)
+				}
+			}
+			heldReason[id] = append(heldReason[id], fmt.Sprintf("duplicate address %s (also on %s)", a, strings.Join(others, "; ")))
+		}
+	}
+	for _, id := range sortedKeys(held) {
+		out.skipped = append(out.skipped, Skip{ID: id, DN: view(id).DN, Reason: strings.Join(heldReason[id], "; ")})
+	}
+
+	// Removals: the objects planned again that are linked and no longer
+	// wanted (the others were settled by the saved state).
+	for _, id := range ids {
+		if users[id] != nil || groups[id] != nil || held[id] {
+			continue
+		}
+		fp, dis, kind := applied(id)
+		if fp == "" {
+			continue
+		}
+		dn := ""
+		if rec := prevRec(id); rec != nil {
+			dn = rec.DN
+		}
+		c := Change{ID: id, DN: dn, prevFP: fp, prevKind: kind, prevDisabled: dis}
+		switch {
+		case kind == KindGroup:
+			c.Op = OpDeleteGroup
+		case cfg.DeleteUsers:
+			c.Op = OpDelete
+		default:
+			c.Op = OpUnlink
+		}
+		out.removals = append(out.removals, c)
+	}
+	sort.SliceStable(out.removals, func(i, j int) bool {
+		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
+	})
+	out.next = next
+	if len(out.removals) > cfg.MaxSyncDeletions {
+		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
+	}
+
+	// Once saved, the index describes next: the objects whose record
+	// changed leave with their old record and come back with the new.
+	out.advance = func() *planIndex {
+		for _, id := range ids {
+			if old, rec := prevRec(id), view(id); old != rec {
+				idx.remove(id, old)
+				idx.add(id, rec)
+			}
+		}
+		return idx
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

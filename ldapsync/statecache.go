@@ -1,0 +1,105 @@
+package ldapsync
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// savedState is the state a [Syncer] saved last, kept between runs so
+// that the next run neither decodes it nor encodes its unchanged objects
+// again. It is used only while the store provably still holds it (see
+// holds). The state is never handed out and never modified: the next
+// run's state shares its records and unchanged objects.
+type savedState struct {
+	st   State
+	size int    // length of the saved encoding
+	sum  uint32 // its CRC-32C (the encoding's last 4 bytes)
+	// enc locates the objects in the encoding; enc.buf is the stored
+	// encoding itself for a MemoryStore (shared, not a copy), nil for
+	// other stores between runs.
+	enc *stateEncoding
+	// idx indexes st for planning incremental reads; nil until built.
+	idx *planIndex
+}
+
+// holds reports whether b, what the store holds now, is the encoding
+// saved: the very buffer, or the same length and checksum with a body
+// that matches its checksum (a damaged file is not taken for the state).
+func (c *savedState) holds(b []byte) bool {
+	if len(b) != c.size || len(b) < len(stateMagic)+4 {
+		return false
+	}
+	if c.enc.buf != nil && &c.enc.buf[0] == &b[0] {
+		return true
+	}
+	sum := binary.BigEndian.Uint32(b[len(b)-4:])
+	return sum == c.sum && bytes.HasPrefix(b, []byte(stateMagic)) && crc32.Checksum(b[:len(b)-4], stateCRC) == sum
+}
+
+// loadState returns the stored state: the one this Syncer saved last when
+// the store still holds it (saved is then its savedState), else what the
+// store's Load returns.
+func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, err error) {
+	if es, ok := s.store.(encodedStore); ok && s.saved != nil {
+		b, err := es.storedBytes(ctx)
+		if err == nil && s.saved.holds(b) {
+			s.saved.enc.buf = b
+			return s.saved.st, s.saved, nil
+		}
+	}
+	s.saved = nil
+	st, err = s.store.Load(ctx)
+	return st, nil, err
+}
+
+// saveState saves the state of a run through the store. base is the
+// savedState the run planned from (nil when the state was loaded); when
+// the outcome was planned from it incrementally, only the objects it
+// touched are encoded.
+func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) error {
+	es, ok := s.store.(encodedStore)
+	if !ok {
+		s.saved = nil
+		return s.store.Save(ctx, out.next)
+	}
+	var prev *stateEncoding
+	var touched []string
+	fromBase := base != nil && base == s.saved
+	if fromBase {
+		prev = base.enc
+		if out.touched != nil && out.base == base {
+			touched = out.touched
+		}
+	}
+	s.saved = nil // its encoding is consumed by the splice
+	b, enc, err := encodeStateReusing(out.next, prev, touched)
+	if err != nil {
+		return &StateError{Op: "save", Err: err}
+	}
+	if cap(b)-len(b) > len(b)/8 {
+		b = bytes.Clone(b) // keep no spare capacity between runs
+		enc.buf = b
+	}
+	if err := es.saveEncoded(ctx, b); err != nil {
+		return err
+	}
+	saved := &savedState{st: out.next, size: len(b), sum: binary.BigEndian.Uint32(b[len(b)-4:]), enc: enc}
+	switch {
+	case fromBase && out.advance != nil && out.base == base:
+		saved.idx = out.advance()
+	case out.idx != nil:
+		saved.idx = out.idx
+	default:
+		saved.idx = buildIndex(s.cfg, out.next)
+	}
+	if out.withheld {
+		saved.idx.pending = true
+	}
+	if _, mem := s.store.(*MemoryStore); !mem {
+		enc.buf = nil // the file holds it; read back and checked by the next run
+	}
+	s.saved = saved
+	return nil
+}
