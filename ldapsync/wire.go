@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -192,9 +193,10 @@ func peekMessageID(msg []byte) (int64, bool) {
 	return id, err == nil
 }
 
-// decodeEntry turns a SearchResultEntry's body into an entry. Every
-// string of the entry shares one copy of the body; ByteValues share the
-// body itself, which must not be reused.
+// decodeEntry turns a SearchResultEntry's body into an entry. The
+// entry's strings and ByteValues share the body's bytes, which must never
+// be written to afterwards: body must be a buffer of its own, as
+// readMessage returns.
 func decodeEntry(body []byte) (*ldap.Entry, error) {
 	dnEl, b, err := berNext(body)
 	if err != nil {
@@ -237,12 +239,14 @@ func decodeEntry(body []byte) (*ldap.Entry, error) {
 		}
 		nAttrs++
 	}
-	s := string(body)
-	// at returns p, a sub-slice of body (berNext keeps capacities, so the
-	// difference of capacities is p's offset), as a substring of s.
+	// at returns p, a sub-slice of body, as a string sharing its bytes:
+	// body is a message buffer of its own that nothing writes to after
+	// it was read (see decodeEntry), so the strings stay what they are.
 	at := func(p []byte) string {
-		start := cap(body) - cap(p)
-		return s[start : start+len(p)]
+		if len(p) == 0 {
+			return ""
+		}
+		return unsafe.String(unsafe.SliceData(p), len(p))
 	}
 	e := &ldap.Entry{DN: at(dnEl.body)}
 	slab := make([]ldap.EntryAttribute, nAttrs)
