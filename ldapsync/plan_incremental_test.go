@@ -183,7 +183,7 @@ func randomConfig(r *rand.Rand) Config {
 // the state and index it keeps equal those loaded and built from scratch.
 func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 	ctx := context.Background()
-	incremental := 0
+	incremental, whole := 0, 0
 	for seed := range uint64(40) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		d := &randomDirectory{r: r, recs: map[string]*Record{}, pool: []int{60, 2000}[seed%2]}
@@ -209,6 +209,14 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 
 		for round := range 30 {
 			res = d.changes(round)
+			if r.IntN(6) == 0 {
+				// A read listing what is present: planned in full, saved
+				// by copying the records of unchanged objects.
+				res.present = map[string]string{}
+				for id := range d.recs {
+					res.present[id] = ""
+				}
+			}
 			loaded, err := store.Load(ctx)
 			require.NoError(t, err)
 			require.NotNil(t, s.saved, "seed %d round %d: the saved state is kept", seed, round)
@@ -233,6 +241,7 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 				require.Equal(t, ref.next, p.out.next, msg)
 			} else {
 				require.Equal(t, ref.next, p.out.next)
+				whole++
 			}
 			if r.IntN(8) == 0 {
 				continue // planned, never applied: the next round plans from the same state
@@ -244,6 +253,7 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 		}
 	}
 	assert.Greater(t, incremental, 600, "most rounds take the incremental path")
+	assert.Greater(t, whole, 100, "and some the whole pass")
 }
 
 func assertSameIndex(t *testing.T, want, got *planIndex, msg string) {

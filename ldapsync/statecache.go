@@ -74,7 +74,11 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 		}
 	}
 	s.saved = nil // its encoding is consumed by the splice
-	b, enc, err := encodeStateReusing(out.next, prev, touched)
+	var prevObjs map[string]*ObjectState
+	if fromBase {
+		prevObjs = base.st.Objects
+	}
+	b, enc, err := encodeStateReusing(out.next, prev, prevObjs, touched)
 	if err != nil {
 		return &StateError{Op: "save", Err: err}
 	}

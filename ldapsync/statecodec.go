@@ -61,7 +61,7 @@ type stateHeader struct {
 
 // encodeState writes s in the version 2 encoding.
 func encodeState(s State) ([]byte, error) {
-	b, _, err := encodeStateReusing(s, nil, nil)
+	b, _, err := encodeStateReusing(s, nil, nil, nil)
 	return b, err
 }
 
@@ -74,22 +74,21 @@ type stateEncoding struct {
 	byID  map[string]*encSpan // the same, by object ID
 }
 
-// encSpan is one object record of an encoding: buf[off:end] encodes obj.
+// encSpan is where one object record lies in an encoding: buf[off:off+n].
 type encSpan struct {
-	off, end int
-	id       string
-	obj      *ObjectState
-	dead     bool // scratch of encodeStateReusing
+	off  int
+	n    int32
+	dead bool // scratch of spliceState
 }
 
 // encodeStateReusing writes s in the version 2 encoding and says where
-// its records lie. With prev (the encoding of an earlier state, buf at
-// hand) the record of every object equal to its encoded one is copied
-// from prev.buf. With touched as well (not nil), the objects outside it
-// are known to be those prev encodes, unchanged: they are copied in
-// blocks without being looked at, and prev is consumed (its spans are
-// reused) whatever the outcome.
-func encodeStateReusing(s State, prev *stateEncoding, touched []string) ([]byte, *stateEncoding, error) {
+// its records lie. With prev, the encoding of the state with objects
+// prevObjs (buf at hand; those objects are never modified), the record of
+// every object equal to the one encoded is copied from prev.buf. With
+// touched as well (not nil), the objects outside it are known to be those
+// of prevObjs: they are copied in blocks without being looked at, and
+// prev is consumed (its spans are reused) whatever the outcome.
+func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*ObjectState, touched []string) ([]byte, *stateEncoding, error) {
 	if prev != nil && prev.buf == nil {
 		prev = nil
 	}
@@ -117,18 +116,17 @@ func encodeStateReusing(s State, prev *stateEncoding, touched []string) ([]byte,
 	for id, o := range s.Objects {
 		sp := &spans[i]
 		i++
-		sp.off, sp.id, sp.obj = len(e.b), id, o
-		if prev != nil {
-			if old := prev.byID[id]; old != nil && (old.obj == o || *old.obj == *o) {
-				e.b = append(e.b, prev.buf[old.off:old.end]...)
-				sp.end = len(e.b)
-				enc.order = append(enc.order, sp)
-				enc.byID[id] = sp
-				continue
+		sp.off = len(e.b)
+		if old := prev.span(id); old != nil {
+			if po := prevObjs[id]; po == o || po != nil && *po == *o {
+				e.b = append(e.b, prev.buf[old.off:old.off+int(old.n)]...)
+			} else {
+				e.object(id, o)
 			}
+		} else {
+			e.object(id, o)
 		}
-		e.object(id, o)
-		sp.end = len(e.b)
+		sp.n = int32(len(e.b) - sp.off)
 		enc.order = append(enc.order, sp)
 		enc.byID[id] = sp
 	}
@@ -155,7 +153,6 @@ func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *state
 	var fresh stateEncoder
 	type freshSpan struct {
 		id       string
-		o        *ObjectState
 		off, end int
 	}
 	var news []freshSpan
@@ -163,13 +160,13 @@ func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *state
 	for _, id := range touched {
 		if sp := prev.byID[id]; sp != nil && !sp.dead {
 			sp.dead = true
-			dead += sp.end - sp.off
+			dead += int(sp.n)
 			delete(prev.byID, id)
 		}
 		if o, ok := s.Objects[id]; ok {
 			off := len(fresh.b)
 			fresh.object(id, o)
-			news = append(news, freshSpan{id, o, off, len(fresh.b)})
+			news = append(news, freshSpan{id, off, len(fresh.b)})
 		}
 	}
 	objStart := prev.objStart()
@@ -197,22 +194,30 @@ func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *state
 			flush()
 			runStart = sp.off
 		}
-		runEnd = sp.end
-		n := sp.end - sp.off
-		sp.off, sp.end = pos, pos+n
-		pos += n
+		runEnd = sp.off + int(sp.n)
+		sp.off = pos
+		pos += int(sp.n)
 		order = append(order, sp)
 	}
 	flush()
 	base := len(b)
 	b = append(b, fresh.b...)
 	for _, f := range news {
-		sp := &encSpan{off: base + f.off, end: base + f.end, id: f.id, obj: f.o}
+		sp := &encSpan{off: base + f.off, n: int32(f.end - f.off)}
 		order = append(order, sp)
 		prev.byID[f.id] = sp
 	}
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, stateCRC))
 	return b, &stateEncoding{buf: b, order: order, byID: prev.byID}, nil
+}
+
+// span returns where the record of object id lies; nil when e is nil or
+// holds none.
+func (e *stateEncoding) span(id string) *encSpan {
+	if e == nil {
+		return nil
+	}
+	return e.byID[id]
 }
 
 // objStart returns the offset of the first object record in e.buf.

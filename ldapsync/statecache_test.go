@@ -1,0 +1,129 @@
+package ldapsync
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// cacheRig runs a Syncer on synthetic reads and records the watermark
+// every read starts from.
+type cacheRig struct {
+	s      *Syncer
+	target *MemoryTarget
+	full   *readResult
+	res    *readResult
+	from   []Watermark
+}
+
+func newCacheRig(t *testing.T, store StateStore) *cacheRig {
+	t.Helper()
+	r := &cacheRig{target: NewMemoryTarget(), full: syntheticRead(300)}
+	s, err := NewSyncer(Config{Host: "ldap.example.test", RootDN: "DC=x", MaxSyncDeletions: 5}, r.target, store)
+	require.NoError(t, err)
+	s.readFn = func(_ context.Context, wm Watermark, _ func(string) bool) (*readResult, string, error) {
+		r.from = append(r.from, wm)
+		return r.res, "h", nil
+	}
+	r.s = s
+	r.res = r.full
+	_, err = s.Run(context.Background())
+	require.NoError(t, err)
+	return r
+}
+
+// reused reports whether the next run plans from the kept state.
+func (r *cacheRig) reused(t *testing.T, round int) bool {
+	t.Helper()
+	r.res = syntheticChanges(r.full, round, 3)
+	p, err := r.s.prepare(context.Background())
+	require.NoError(t, err)
+	_, err = r.s.commit(context.Background(), p, r.s.clock(), "")
+	require.NoError(t, err)
+	return p.base != nil
+}
+
+func TestSavedStateReusedWhileMemoryStoreHoldsIt(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemoryStore()
+	r := newCacheRig(t, store)
+	assert.True(t, r.reused(t, 1), "the state saved last is planned from without loading")
+	assert.True(t, r.reused(t, 2))
+
+	// Another writer replaces the state: it is loaded, not the kept one.
+	other := State{Version: StateVersion, Watermark: Watermark{Source: "usn", USN: 99}}
+	require.NoError(t, store.Save(ctx, other))
+	assert.False(t, r.reused(t, 3))
+	assert.Equal(t, int64(99), r.from[len(r.from)-1].USN, "the read starts from the stored watermark")
+	assert.True(t, r.reused(t, 4), "and the state saved then is kept again")
+}
+
+func TestSavedStateReusedWhileFileHoldsIt(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state")
+	r := newCacheRig(t, NewFileStore(path))
+	for round := 1; round <= 5; round++ {
+		require.True(t, r.reused(t, round), "round %d", round)
+		loaded, err := NewFileStore(path).Load(ctx)
+		require.NoError(t, err)
+		require.Equal(t, loaded, r.s.saved.st, "round %d: the file holds the kept state", round)
+	}
+
+	// Replaced by another writer (same length is likely: one object's
+	// fingerprint differs): loaded.
+	loaded, err := NewFileStore(path).Load(ctx)
+	require.NoError(t, err)
+	loaded.Watermark.USN = 77
+	require.NoError(t, NewFileStore(path).Save(ctx, loaded))
+	assert.False(t, r.reused(t, 6))
+	assert.Equal(t, int64(77), r.from[len(r.from)-1].USN)
+
+	// Damaged in place, length kept: refused as before, nothing written.
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0x40
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	writes := r.target.Writes()
+	r.res = syntheticChanges(r.full, 7, 3)
+	_, err = r.s.Run(ctx)
+	require.ErrorIs(t, err, ErrState)
+	assert.Equal(t, writes, r.target.Writes())
+
+	// Truncated: refused too.
+	require.NoError(t, os.WriteFile(path, b[:len(b)-10], 0o600))
+	_, err = r.s.Run(ctx)
+	require.ErrorIs(t, err, ErrState)
+}
+
+// TestPlanCannotChangeTheKeptState: what Plan returns is the caller's; a
+// caller changing it changes neither the next run nor the state.
+func TestPlanCannotChangeTheKeptState(t *testing.T) {
+	ctx := context.Background()
+	r := newCacheRig(t, NewMemoryStore())
+	id := fmt.Sprintf("%08x-0000-4000-8000-000000000000", 5)
+	c := *r.full.records[id]
+	c.DisplayName = "New"
+	c.Attributes = map[string][]string{"title": {"Chef"}}
+	c.Aliases = []string{"x5@example.com"}
+	r.res = &readResult{records: map[string]*Record{id: &c}, watermark: Watermark{Source: "usn", USN: 5}}
+	plan, err := r.s.Plan(ctx)
+	require.NoError(t, err)
+	require.Len(t, plan.Changes, 1)
+	u := plan.Changes[0].User
+	u.Attributes["title"][0] = "Changed"
+	u.Attributes["other"] = []string{"x"}
+	u.Aliases[0] = "changed@example.com"
+
+	rep, err := r.s.Run(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{id}, rep.Updated)
+	got := r.target.users[id]
+	assert.Equal(t, map[string][]string{"title": {"Chef"}}, got.Attributes)
+	assert.Equal(t, []string{"x5@example.com"}, got.Aliases)
+	assert.Equal(t, map[string][]string{"title": {"Chef"}}, r.s.saved.st.Objects[id].Source.Attributes)
+}
