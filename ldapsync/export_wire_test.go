@@ -35,3 +35,11 @@ func (w *WireSession) Search(ctx context.Context, filter string, attrs []string,
 // GoLDAP returns go-ldap's connection of the session, which must keep
 // working alongside the package's own searches.
 func (w *WireSession) GoLDAP() *ldap.Conn { return w.s.conn }
+
+// SetMaxReadObjects lowers the bound on the entries one read takes in
+// until the returned function restores it.
+func SetMaxReadObjects(n int) (restore func()) {
+	old := maxReadObjects
+	maxReadObjects = n
+	return func() { maxReadObjects = old }
+}

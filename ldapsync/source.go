@@ -227,6 +227,11 @@ func (r *reader) search(ctx context.Context, op, filter string, attrs []string, 
 // maxPages bounds one paged search.
 const maxPages = 1 << 20
 
+// maxReadObjects bounds the entries one read takes in, so that a server
+// that never stops sending cannot exhaust memory. The largest directories
+// hold a few million objects.
+var maxReadObjects = 10_000_000
+
 // pageProgress watches a paged search for a server that does not advance.
 // Some servers (Samba) keep one cookie for a whole search, so only a page
 // identical to the one before (same cookie, same entries) means no
@@ -304,7 +309,11 @@ func (r *reader) readRecords(ctx context.Context, op, filter string, out *readRe
 		out.records[id] = rec
 	}
 	var deferred []*ldap.Entry
+	n := 0
 	refs, err := r.search(ctx, op, filter, r.attributes(), func(e *ldap.Entry) error {
+		if n++; n > maxReadObjects {
+			return &ReadError{Op: op, Err: fmt.Errorf("more than %d objects in one read", maxReadObjects)}
+		}
 		if err := rangeProblem(e); err != nil {
 			return &ReadError{Op: op, Err: err}
 		}

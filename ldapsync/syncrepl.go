@@ -203,7 +203,11 @@ func contentSync(ctx context.Context, r *reader, filter string, cookie []byte, o
 		filter, r.attributes(), nil)
 	resp := r.s.conn.Syncrepl(sctx, req, 64, ldap.SyncRequestModeRefreshOnly, cookie, false)
 	next := cookie
+	n := 0
 	for resp.Next() {
+		if n++; n > maxReadObjects {
+			return nil, nil, &ReadError{Op: "content sync", Err: fmt.Errorf("more than %d messages in one refresh", maxReadObjects)}
+		}
 		for _, c := range resp.Controls() {
 			switch c := c.(type) {
 			case *ldap.ControlSyncInfo:

@@ -193,3 +193,17 @@ func TestWireSearchFailures(t *testing.T) {
 		assert.LessOrEqual(t, n, 12)
 	})
 }
+
+// TestReadStopsAtMaxObjects: a read that brings more entries than the
+// bound allows fails, naming the bound, and nothing is applied.
+func TestReadStopsAtMaxObjects(t *testing.T) {
+	dir := wireDirectory(t, 30)
+	defer ldapsync.SetMaxReadObjects(20)()
+	target := ldapsync.NewMemoryTarget()
+	s, err := ldapsync.NewSyncer(dir.Config(), target, ldapsync.NewMemoryStore())
+	require.NoError(t, err)
+	_, err = s.Run(context.Background())
+	require.ErrorIs(t, err, ldapsync.ErrRead)
+	assert.Contains(t, err.Error(), "more than 20 objects")
+	assert.Zero(t, target.Writes())
+}
