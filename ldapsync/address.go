@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -209,9 +210,27 @@ func parseDN(s string) (*ldap.DN, error) {
 // lower-cased, escaping and spacing differences removed. A DN that does not
 // parse is keyed by its lower-cased text.
 func normDN(s string) string {
-	if k, ok := normDNPlain(s); ok {
+	var stack [256]byte
+	if len(s) <= len(stack) {
+		if k, ok := normDNPlain(stack[:0], s); ok {
+			return string(k)
+		}
+	} else if k, ok := normDNPlain(nil, s); ok {
+		return string(k)
+	}
+	return parseNormDN(s)
+}
+
+// appendNormDN appends normDN(s) to dst.
+func appendNormDN(dst []byte, s string) []byte {
+	if k, ok := normDNPlain(dst, s); ok {
 		return k
 	}
+	return append(dst, parseNormDN(s)...)
+}
+
+// parseNormDN is normDN through the DN parser.
+func parseNormDN(s string) string {
 	d, err := ldap.ParseDN(s)
 	if err != nil {
 		return "\x02" + strings.ToLower(s)
@@ -246,19 +265,16 @@ var dnPlain = func() (t [256]bool) {
 	return t
 }()
 
-// normDNPlain computes normDN without parsing for the DNs directories
-// send: type=value pairs separated by "," or "+", types of letters,
-// digits, "-" and ".", values of plain characters and inner spaces. The
-// key is then the DN lower-cased with its separators replaced. ok is false
-// for any other DN (escapes, spaces around separators, non-ASCII, ...).
-func normDNPlain(s string) (key string, ok bool) {
-	var stack [256]byte
-	var buf []byte
-	if len(s) <= len(stack) {
-		buf = stack[:len(s)]
-	} else {
-		buf = make([]byte, len(s))
-	}
+// normDNPlain appends normDN(s) to dst without parsing for the DNs
+// directories send: type=value pairs separated by "," or "+", types of
+// letters, digits, "-" and ".", values of plain characters and inner
+// spaces. The key is then the DN lower-cased with its separators
+// replaced. ok is false for any other DN (escapes, spaces around
+// separators, non-ASCII, ...).
+func normDNPlain(dst []byte, s string) (key []byte, ok bool) {
+	start := len(dst)
+	dst = slices.Grow(dst, len(s))[:start+len(s)]
+	buf := dst[start:]
 	inValue, n := false, 0 // n: bytes of the current type or value
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -272,7 +288,7 @@ func normDNPlain(s string) (key string, ok bool) {
 				inValue, n = true, 0
 				continue
 			default:
-				return "", false
+				return nil, false
 			}
 			buf[i] = c
 			n++
@@ -281,7 +297,7 @@ func normDNPlain(s string) (key string, ok bool) {
 		switch {
 		case c == ',' || c == '+':
 			if n == 0 || s[i-1] == ' ' {
-				return "", false
+				return nil, false
 			}
 			buf[i] = 0
 			if c == '+' {
@@ -291,20 +307,20 @@ func normDNPlain(s string) (key string, ok bool) {
 			continue
 		case c == ' ':
 			if n == 0 {
-				return "", false
+				return nil, false
 			}
 		case c >= 'A' && c <= 'Z':
 			c += 'a' - 'A'
 		case !dnPlain[c]:
-			return "", false
+			return nil, false
 		}
 		buf[i] = c
 		n++
 	}
 	if !inValue || n == 0 || s[len(s)-1] == ' ' {
-		return "", false
+		return nil, false
 	}
-	return string(buf), true
+	return dst, true
 }
 
 // underDN reports whether dn equals base or lies below it.

@@ -254,7 +254,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		o.Applied, o.AppliedDisabled, o.AppliedKind = fp, dis, kind
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		if u := users[id]; u != nil {
 			var fp string
 			if po := prev.Objects[id]; samePolicy && po != nil && po.Source == view[id] && po.Wanted != "" {
@@ -266,7 +266,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			if u.Contact {
 				kind = KindContact
 			}
-			o := next.Objects[id]
+			o := &slab[i]
 			o.Applied, o.AppliedDisabled, o.AppliedKind, o.Wanted = fp, u.Disabled, kind, fp
 			pfp, pdis, pkind := applied(id)
 			c := Change{ID: id, DN: u.DN, User: u}
@@ -316,22 +316,11 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 	}
 	// The groups of the users written (User.Groups is not part of a
-	// user's fingerprint: unchanged users need none).
-	written := map[string]*User{}
+	// user's fingerprint: unchanged users need none): the groups listing
+	// them, in ID order, as idx.memberOf holds them.
 	for _, c := range out.changes {
 		if c.User != nil {
-			written[c.ID] = c.User
-		}
-	}
-	if len(written) > 0 {
-		for _, id := range ids {
-			if g := groups[id]; g != nil {
-				for _, m := range g.Members {
-					if u := written[m]; u != nil {
-						u.Groups = append(u.Groups, id)
-					}
-				}
-			}
+			c.User.Groups = append([]string(nil), idx.memberOf[c.ID]...)
 		}
 	}
 	// Group upserts after user upserts, so members exist first.
@@ -491,6 +480,7 @@ func policyKey(cfg Config) string {
 func resolveMembers(view map[string]*Record) {
 	var index map[string]string
 	var seen map[string]bool
+	var key []byte
 	for id, rec := range view {
 		if rec.Kind != KindGroup || len(rec.MemberDNs) == 0 {
 			continue
@@ -503,7 +493,8 @@ func resolveMembers(view map[string]*Record) {
 			seen = map[string]bool{}
 		}
 		view[id] = resolveRecord(rec, func(dn string) (string, bool) {
-			mid, ok := index[normDN(dn)]
+			key = appendNormDN(key[:0], dn)
+			mid, ok := index[string(key)] // no allocation for the lookup
 			return mid, ok
 		}, seen)
 	}

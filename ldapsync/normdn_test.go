@@ -68,11 +68,17 @@ func TestNormDNPlainPath(t *testing.T) {
 	for _, dn := range normDNSeeds {
 		assert.Equal(t, parsedNormDN(dn), normDN(dn), "%q", dn)
 	}
-	_, ok := normDNPlain("CN=User1,OU=People,DC=Example,DC=com")
+	_, ok := normDNPlain(nil, "CN=User1,OU=People,DC=Example,DC=com")
 	assert.True(t, ok, "a DN as directories send it needs no parsing")
-	_, ok = normDNPlain("CN=Smith\\, John,DC=x")
+	_, ok = normDNPlain(nil, "CN=Smith\\, John,DC=x")
 	assert.False(t, ok, "escapes go through the parser")
 	assert.Equal(t, "cn=john smith\x01uid=js\x00dc=x", normDN("CN=John Smith+UID=js,DC=x"))
+	buf := make([]byte, 0, 64)
+	assert.Equal(t, 0.0, testing.AllocsPerRun(10, func() {
+		if _, ok := normDNPlain(buf, "CN=User1,OU=People,DC=Example,DC=com"); !ok {
+			t.Fatal("not plain")
+		}
+	}), "the key is written into the caller's buffer")
 }
 
 // FuzzNormDN: normDN equals the parsing implementation on every input.
@@ -81,6 +87,8 @@ func FuzzNormDN(f *testing.F) {
 		f.Add(dn)
 	}
 	f.Fuzz(func(t *testing.T, dn string) {
-		require.Equal(t, parsedNormDN(dn), normDN(dn), "%q", dn)
+		want := parsedNormDN(dn)
+		require.Equal(t, want, normDN(dn), "%q", dn)
+		require.Equal(t, "prefix"+want, string(appendNormDN([]byte("prefix"), dn)), "%q", dn)
 	})
 }
