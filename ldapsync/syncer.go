@@ -50,6 +50,15 @@ func WithResolver(r *net.Resolver) Option { return func(o *syncOptions) { o.reso
 
 // Syncer synchronises one directory into a [Target]. Runs of one Syncer
 // are serialised; use one Syncer (and one state store) per integration.
+//
+// With a [MemoryStore] or [FileStore], a Syncer keeps the state it saved
+// last in memory, with an index of its records: while the store provably
+// still holds that state (the same buffer; for a file, the same length and
+// CRC-32C, checked over the whole file), the next run plans from it
+// without loading it, an incremental read that names its changes is
+// planned over the objects those changes affect, and the save copies the
+// encoded records of unchanged objects. A state saved by anything else is
+// loaded as usual. Other stores are loaded and saved whole on every run.
 type Syncer struct {
 	cfg    Config
 	target Target
