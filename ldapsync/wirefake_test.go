@@ -16,14 +16,11 @@ import (
 
 // berResponse encodes an LDAPResult-shaped response with application tag.
 func berResponse(id int64, tag ber.Tag, code int) []byte {
-	env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-	env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
 	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, tag, nil, "")
 	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, code, ""))
 	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
 	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
-	env.AppendChild(op)
-	return env.Bytes()
+	return berMessage(id, op)
 }
 
 // scriptedServer is an LDAP server on loopback for replies no real server

@@ -18,8 +18,6 @@ import (
 // berEntry encodes a SearchResultEntry message the way a server does,
 // with go-asn1-ber.
 func berEntry(id int64, dn string, attrs []ldap.EntryAttribute, controls ...ldap.Control) []byte {
-	env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-	env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
 	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
 	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, dn, ""))
 	list := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
@@ -34,6 +32,13 @@ func berEntry(id int64, dn string, attrs []ldap.EntryAttribute, controls ...ldap
 		list.AppendChild(pa)
 	}
 	op.AppendChild(list)
+	return berMessage(id, op, controls...)
+}
+
+// berMessage wraps a protocol operation into an LDAPMessage.
+func berMessage(id int64, op *ber.Packet, controls ...ldap.Control) []byte {
+	env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
 	env.AppendChild(op)
 	if len(controls) > 0 {
 		ctls := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "")
@@ -47,21 +52,11 @@ func berEntry(id int64, dn string, attrs []ldap.EntryAttribute, controls ...ldap
 
 // berDone encodes a SearchResultDone message.
 func berDone(id int64, code int, matched, diag string, controls ...ldap.Control) []byte {
-	env := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
-	env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
 	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultDone, nil, "")
 	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, code, ""))
 	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, matched, ""))
 	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, diag, ""))
-	env.AppendChild(op)
-	if len(controls) > 0 {
-		ctls := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "")
-		for _, c := range controls {
-			ctls.AppendChild(c.Encode())
-		}
-		env.AppendChild(ctls)
-	}
-	return env.Bytes()
+	return berMessage(id, op, controls...)
 }
 
 func randomAttrs(rng *rand.Rand) []ldap.EntryAttribute {

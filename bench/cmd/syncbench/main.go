@@ -56,7 +56,7 @@ type options struct {
 	host, bindDN, password, root  string
 	port, expect, changes         int
 	pageSize, runs                int
-	label, cpuProfile, memProfile string
+	label, cpuProfile, memProfile, heapProfile string
 	incrProfile                   string
 }
 
@@ -75,6 +75,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed full syncs to this file")
 	flag.StringVar(&o.incrProfile, "incr-cpuprofile", "", "write a CPU profile of the incremental run to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (after the full syncs) to this file")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "write a profile of the live heap after the incremental run to this file")
 	printAttrs := flag.String("print-attrs", "", "print the attributes ldapsync reads (ad or ldap), space-separated, and exit")
 	flag.Parse()
 	if *printAttrs != "" {
@@ -216,6 +217,20 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("incremental sync: %w", err)
 	}
 	incr, incrCPU := time.Since(t0), bench.CPUTime()-c0
+	if o.heapProfile != "" {
+		runtime.GC()
+		f, err := os.Create(o.heapProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			_ = f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	if inc.Mode != ldapsync.SyncIncremental || len(inc.Updated) != o.changes {
 		return fmt.Errorf("incremental run: mode %s, %d updated, want %d (%v)", inc.Mode, len(inc.Updated), o.changes, inc.Warnings)
 	}
