@@ -53,11 +53,11 @@ import (
 )
 
 type options struct {
-	host, bindDN, password, root  string
-	port, expect, changes         int
-	pageSize, runs                int
+	host, bindDN, password, root               string
+	port, expect, changes                      int
+	pageSize, runs                             int
 	label, cpuProfile, memProfile, heapProfile string
-	incrProfile                   string
+	incrProfile                                string
 }
 
 func main() {
