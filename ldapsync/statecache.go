@@ -38,11 +38,24 @@ func (c *savedState) holds(b []byte) bool {
 	return sum == c.sum && bytes.HasPrefix(b, []byte(stateMagic)) && crc32.Checksum(b[:len(b)-4], stateCRC) == sum
 }
 
+// encodedStoreOf returns st as an encodedStore when it is one of this
+// package's stores itself. A type embedding one is not taken for it: its
+// own Load and Save (encrypting, replicating, ...) must run.
+func encodedStoreOf(st StateStore) encodedStore {
+	switch v := st.(type) {
+	case *MemoryStore:
+		return v
+	case *FileStore:
+		return v
+	}
+	return nil
+}
+
 // loadState returns the stored state: the one this Syncer saved last when
 // the store still holds it (saved is then its savedState), else what the
 // store's Load returns.
 func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, err error) {
-	if es, ok := s.store.(encodedStore); ok && s.saved != nil {
+	if es := encodedStoreOf(s.store); es != nil && s.saved != nil {
 		b, err := es.storedBytes(ctx)
 		if err == nil && s.saved.holds(b) {
 			s.saved.enc.buf = b
@@ -59,8 +72,8 @@ func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, er
 // the outcome was planned from it incrementally, only the objects it
 // touched are encoded.
 func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) error {
-	es, ok := s.store.(encodedStore)
-	if !ok {
+	es := encodedStoreOf(s.store)
+	if es == nil {
 		s.saved = nil
 		return s.store.Save(ctx, out.next)
 	}

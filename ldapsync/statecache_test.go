@@ -127,3 +127,31 @@ func TestPlanCannotChangeTheKeptState(t *testing.T) {
 	assert.Equal(t, []string{"x5@example.com"}, got.Aliases)
 	assert.Equal(t, map[string][]string{"title": {"Chef"}}, r.s.saved.st.Objects[id].Source.Attributes)
 }
+
+// wrappedStore embeds a MemoryStore and counts its own Load and Save.
+type wrappedStore struct {
+	*MemoryStore
+	loads, saves int
+}
+
+func (w *wrappedStore) Load(ctx context.Context) (State, error) {
+	w.loads++
+	return w.MemoryStore.Load(ctx)
+}
+
+func (w *wrappedStore) Save(ctx context.Context, s State) error {
+	w.saves++
+	return w.MemoryStore.Save(ctx, s)
+}
+
+// TestWrappedStoreKeepsItsLoadAndSave: a store embedding one of this
+// package's stores is loaded and saved through its own methods on every
+// run, never around them.
+func TestWrappedStoreKeepsItsLoadAndSave(t *testing.T) {
+	w := &wrappedStore{MemoryStore: NewMemoryStore()}
+	r := newCacheRig(t, w)
+	assert.False(t, r.reused(t, 1))
+	assert.False(t, r.reused(t, 2))
+	assert.Equal(t, 3, w.loads)
+	assert.Equal(t, 3, w.saves)
+}
