@@ -196,8 +196,19 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"watermark":{"fullAt":"2025-01-01T00:00:00+01:00"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := decodeState(data, "")
+		st2, spans, err2 := decodeStateSpans(data, "", true)
+		require.Equal(t, err, err2, "noting where records lie changes nothing")
 		if err != nil {
 			return
+		}
+		require.Equal(t, st, st2)
+		if spans != nil {
+			// Saved again by copying every record: the same state.
+			b, _, err := encodeStateReusing(st2, spans, st2.Objects, nil)
+			require.NoError(t, err)
+			back, err := decodeState(b, "")
+			require.NoError(t, err)
+			require.Equal(t, st, back)
 		}
 		enc, err := encodeState(st)
 		if err != nil {

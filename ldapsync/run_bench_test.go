@@ -90,3 +90,20 @@ func BenchmarkComputeFull(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPlanChanges measures planning an incremental read naming 10
+// changed users over the objects they affect, at 100,000 users.
+func BenchmarkPlanChanges(b *testing.B) {
+	full := syntheticRead(100000)
+	cfg := Config{MaxSyncDeletions: 5}
+	st := compute(cfg, State{}, full, map[string]User{}).next
+	base := &savedState{st: st, idx: buildIndex(cfg, st)}
+	res := syntheticChanges(full, 1, 10)
+	b.ReportAllocs()
+	for b.Loop() {
+		out := computeIncremental(cfg, st, base, res, nil)
+		if out == nil || len(out.changes) != 10 {
+			b.Fatal("not planned incrementally")
+		}
+	}
+}

@@ -130,8 +130,9 @@ type StateStore interface {
 // state it saved itself while the store provably still holds it.
 type encodedStore interface {
 	// storedBytes returns the stored encoding as it is (nil when nothing
-	// is stored), not checked; the caller does not modify it.
-	storedBytes(ctx context.Context) ([]byte, error)
+	// is stored), not checked, and the file's path ("" in memory); the
+	// caller does not modify it.
+	storedBytes(ctx context.Context) ([]byte, string, error)
 	// saveEncoded replaces the state with b, the encoding of a valid
 	// state, which the caller no longer modifies.
 	saveEncoded(ctx context.Context, b []byte) error
@@ -178,13 +179,13 @@ func (m *MemoryStore) Save(ctx context.Context, s State) error {
 	return nil
 }
 
-func (m *MemoryStore) storedBytes(ctx context.Context) ([]byte, error) {
+func (m *MemoryStore) storedBytes(ctx context.Context) ([]byte, string, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.state, nil // never modified: Save replaces it
+	return m.state, "", nil // never modified: Save replaces it
 }
 
 func (m *MemoryStore) saveEncoded(ctx context.Context, b []byte) error {
@@ -235,16 +236,29 @@ func (f *FileStore) Load(ctx context.Context) (State, error) {
 }
 
 func decodeState(b []byte, path string) (State, error) {
+	s, _, err := decodeStateSpans(b, path, false)
+	return s, err
+}
+
+// decodeStateSpans is decodeState that also says, with spans set, where
+// each object's record lies in b (nil for a version 1 file).
+func decodeStateSpans(b []byte, path string, spans bool) (State, *stateEncoding, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
-		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("file is empty (truncated?); refusing to start over")}
+		return State{}, nil, &StateError{Path: path, Op: "load", Err: errors.New("file is empty (truncated?); refusing to start over")}
 	}
 	if bytes.HasPrefix(b, []byte(stateMagic)) {
-		s, err := decodeStateV2(b)
+		s, enc, err := decodeStateV2Spans(b, spans)
 		if err != nil {
-			return State{}, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w; refusing to start over", err)}
+			return State{}, nil, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w; refusing to start over", err)}
 		}
-		return s, nil
+		return s, enc, nil
 	}
+	s, err := decodeStateV1(b, path)
+	return s, nil, err
+}
+
+// decodeStateV1 reads a version 1 state: one JSON document.
+func decodeStateV1(b []byte, path string) (State, error) {
 	if t := bytes.TrimSpace(b); t[0] != '{' {
 		return State{}, &StateError{Path: path, Op: "load", Err: errors.New("corrupt state: not a gatehouse state (no header); refusing to start over")}
 	}
@@ -288,17 +302,20 @@ func (f *FileStore) Save(ctx context.Context, s State) error {
 	return nil
 }
 
-func (f *FileStore) storedBytes(ctx context.Context) ([]byte, error) {
+func (f *FileStore) storedBytes(ctx context.Context) ([]byte, string, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, f.path, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, f.path, nil
 	}
-	return b, err
+	if err != nil {
+		return nil, f.path, &StateError{Path: f.path, Op: "load", Err: err}
+	}
+	return b, f.path, nil
 }
 
 func (f *FileStore) saveEncoded(ctx context.Context, b []byte) error {

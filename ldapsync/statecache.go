@@ -22,6 +22,8 @@ type savedState struct {
 	enc *stateEncoding
 	// idx indexes st for planning incremental reads; nil until built.
 	idx *planIndex
+	// decoded: st was decoded from the store by this run, not kept.
+	decoded bool
 }
 
 // holds reports whether b, what the store holds now, is the encoding
@@ -29,6 +31,9 @@ type savedState struct {
 // that matches its checksum (a damaged file is not taken for the state).
 func (c *savedState) holds(b []byte) bool {
 	if len(b) != c.size || len(b) < len(stateMagic)+4 {
+		return false
+	}
+	if c.enc == nil {
 		return false
 	}
 	if c.enc.buf != nil && &c.enc.buf[0] == &b[0] {
@@ -55,16 +60,33 @@ func encodedStoreOf(st StateStore) encodedStore {
 // the store still holds it (saved is then its savedState), else what the
 // store's Load returns.
 func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, err error) {
-	if es := encodedStoreOf(s.store); es != nil && s.saved != nil {
-		b, err := es.storedBytes(ctx)
-		if err == nil && s.saved.holds(b) {
-			s.saved.enc.buf = b
-			return s.saved.st, s.saved, nil
-		}
+	es := encodedStoreOf(s.store)
+	if es == nil {
+		s.saved = nil
+		st, err = s.store.Load(ctx)
+		return st, nil, err
+	}
+	b, path, err := es.storedBytes(ctx)
+	if err != nil {
+		s.saved = nil
+		return State{}, nil, err
+	}
+	if s.saved != nil && s.saved.holds(b) {
+		s.saved.enc.buf = b
+		return s.saved.st, s.saved, nil
 	}
 	s.saved = nil
-	st, err = s.store.Load(ctx)
-	return st, nil, err
+	if b == nil {
+		return State{}, nil, nil
+	}
+	// Loaded as the store's Load would, noting where the records lie so
+	// that this run's save copies those of unchanged objects.
+	st, enc, err := decodeStateSpans(b, path, true)
+	if err != nil || enc == nil {
+		return st, nil, err
+	}
+	s.saved = &savedState{st: st, size: len(b), sum: binary.BigEndian.Uint32(b[len(b)-4:]), enc: enc, decoded: true}
+	return st, s.saved, nil
 }
 
 // saveState saves the state of a run through the store. base is the

@@ -37,7 +37,8 @@ func newCacheRig(t *testing.T, store StateStore) *cacheRig {
 	return r
 }
 
-// reused reports whether the next run plans from the kept state.
+// reused runs once more with 3 changed users and reports whether the run
+// planned from the kept state (not decoded from the store).
 func (r *cacheRig) reused(t *testing.T, round int) bool {
 	t.Helper()
 	r.res = syntheticChanges(r.full, round, 3)
@@ -45,7 +46,7 @@ func (r *cacheRig) reused(t *testing.T, round int) bool {
 	require.NoError(t, err)
 	_, err = r.s.commit(context.Background(), p, r.s.clock(), "")
 	require.NoError(t, err)
-	return p.base != nil
+	return p.base != nil && !p.base.decoded
 }
 
 func TestSavedStateReusedWhileMemoryStoreHoldsIt(t *testing.T) {
@@ -60,6 +61,9 @@ func TestSavedStateReusedWhileMemoryStoreHoldsIt(t *testing.T) {
 	require.NoError(t, store.Save(ctx, other))
 	assert.False(t, r.reused(t, 3))
 	assert.Equal(t, int64(99), r.from[len(r.from)-1].USN, "the read starts from the stored watermark")
+	loaded, err := store.Load(ctx)
+	require.NoError(t, err)
+	require.Equal(t, loaded, r.s.saved.st, "the state saved after decoding is the one kept")
 	assert.True(t, r.reused(t, 4), "and the state saved then is kept again")
 }
 
@@ -82,6 +86,9 @@ func TestSavedStateReusedWhileFileHoldsIt(t *testing.T) {
 	require.NoError(t, NewFileStore(path).Save(ctx, loaded))
 	assert.False(t, r.reused(t, 6))
 	assert.Equal(t, int64(77), r.from[len(r.from)-1].USN)
+	loaded, err = NewFileStore(path).Load(ctx)
+	require.NoError(t, err)
+	require.Equal(t, loaded, r.s.saved.st)
 
 	// Damaged in place, length kept: refused as before, nothing written.
 	b, err := os.ReadFile(path)

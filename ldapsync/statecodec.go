@@ -408,39 +408,53 @@ func formatUUID(u []byte) string {
 
 // decodeStateV2 reads the version 2 encoding; b starts with stateMagic.
 func decodeStateV2(b []byte) (State, error) {
+	st, _, err := decodeStateV2Spans(b, false)
+	return st, err
+}
+
+// decodeStateV2Spans is decodeStateV2 that also says, with spans set,
+// where each object's record lies in b.
+func decodeStateV2Spans(b []byte, spans bool) (State, *stateEncoding, error) {
 	if len(b) < len(stateMagic)+4 {
-		return State{}, errors.New("truncated")
+		return State{}, nil, errors.New("truncated")
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, stateCRC) != sum {
-		return State{}, errors.New("checksum mismatch (truncated or damaged file)")
+		return State{}, nil, errors.New("checksum mismatch (truncated or damaged file)")
 	}
 	d := stateDecoder{s: string(body), off: len(stateMagic)}
 	n := d.count(1)
 	if d.err != nil || n > len(d.s)-d.off {
-		return State{}, errors.New("header: bad length")
+		return State{}, nil, errors.New("header: bad length")
 	}
 	var hdr stateHeader
 	dec := json.NewDecoder(bytes.NewReader(body[d.off : d.off+n]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&hdr); err != nil {
-		return State{}, fmt.Errorf("header: %w", err)
+		return State{}, nil, fmt.Errorf("header: %w", err)
 	}
 	d.off += n
 	if hdr.Version != StateVersion {
-		return State{}, fmt.Errorf("version %d is not supported (want %d)", hdr.Version, StateVersion)
+		return State{}, nil, fmt.Errorf("version %d is not supported (want %d)", hdr.Version, StateVersion)
 	}
 	// Every object takes at least 5 bytes: a count beyond that is damage.
 	if hdr.Objects < 0 || hdr.Objects > (len(d.s)-d.off)/5 {
-		return State{}, fmt.Errorf("header: objects: %d does not fit the file", hdr.Objects)
+		return State{}, nil, fmt.Errorf("header: objects: %d does not fit the file", hdr.Objects)
 	}
 	st := State{Version: hdr.Version, Watermark: hdr.Watermark}
 	if hdr.Objects > 0 {
 		st.Objects = make(map[string]*ObjectState, hdr.Objects)
 	}
 	objs := make([]ObjectState, hdr.Objects)
+	var enc *stateEncoding
+	var slab []encSpan
+	if spans {
+		enc = &stateEncoding{buf: b, order: make([]*encSpan, 0, hdr.Objects), byID: make(map[string]*encSpan, hdr.Objects)}
+		slab = make([]encSpan, hdr.Objects)
+	}
 	var recs []Record
 	for i := range objs {
+		start := d.off
 		id := d.id()
 		o := &objs[i]
 		flags := d.byte()
@@ -483,20 +497,26 @@ func decodeStateV2(b []byte) (State, error) {
 			o.Source = r
 		}
 		if d.err != nil {
-			return State{}, fmt.Errorf("object %d: %w", i, d.err)
+			return State{}, nil, fmt.Errorf("object %d: %w", i, d.err)
 		}
 		if _, dup := st.Objects[id]; dup {
-			return State{}, fmt.Errorf("objects[%s]: stored twice", id)
+			return State{}, nil, fmt.Errorf("objects[%s]: stored twice", id)
 		}
 		st.Objects[id] = o
+		if enc != nil {
+			sp := &slab[i]
+			sp.off, sp.n = start, int32(d.off-start)
+			enc.order = append(enc.order, sp)
+			enc.byID[id] = sp
+		}
 	}
 	if d.off != len(d.s) {
-		return State{}, errors.New("data after the last object")
+		return State{}, nil, errors.New("data after the last object")
 	}
 	if err := st.check(); err != nil {
-		return State{}, err
+		return State{}, nil, err
 	}
-	return st, nil
+	return st, enc, nil
 }
 
 type stateDecoder struct {
