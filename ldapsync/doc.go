@@ -81,6 +81,20 @@
 // once from the beginning on a new connection. Two objects claiming one
 // address are both reported and neither is changed.
 //
+// # Reading fast, within bounds
+//
+// The paged searches that read users and groups (and the ID listings) do
+// not go through go-ldap's BER decoder: the connection carries them past
+// it, and each entry is decoded straight from its message, with its
+// strings sharing the message's bytes, into a go-ldap Entry; what a record
+// keeps is copied out into one block of its own. The next page is asked
+// for as soon as a page ends, so the server produces it while the records
+// of the last one are converted. Everything else (binds, the root DSE,
+// DirSync, content sync, range retrieval) uses go-ldap as before. A message
+// larger than 256 MiB, a read of more than 10,000,000 entries, a paged
+// search of more than 2^20 pages or one whose server repeats a page fails
+// the read instead of exhausting memory or looping.
+//
 // # Several integrations
 //
 // [Multi] runs several Syncers (one per domain or child domain) into one
