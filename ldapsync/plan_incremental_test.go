@@ -116,15 +116,27 @@ func (d *randomDirectory) changes(round int) *readResult {
 		case op < 4: // deleted
 			id := ids[d.r.IntN(len(ids))]
 			delete(d.recs, id)
-			delete(res.records, id)
+			if d.r.IntN(4) > 0 {
+				delete(res.records, id) // else read and deleted both: deleted wins
+			}
 			res.deleted = append(res.deleted, id)
+			if d.r.IntN(5) == 0 {
+				res.deleted = append(res.deleted, d.id()) // never seen
+			}
 		default: // changed
 			id := ids[d.r.IntN(len(ids))]
 			if _, gone := d.recs[id]; !gone {
 				continue
 			}
 			c := *d.recs[id]
-			switch d.r.IntN(6) {
+			switch d.r.IntN(7) {
+			case 6:
+				switch c.Kind {
+				case KindUser:
+					c.Kind = KindContact
+				case KindContact:
+					c.Kind = KindUser
+				}
 			case 0:
 				c.Email = d.address()
 			case 1:
@@ -151,6 +163,10 @@ func (d *randomDirectory) changes(round int) *readResult {
 			d.recs[id] = &c
 			res.records[id] = &c
 		}
+	}
+	if d.r.IntN(5) == 0 {
+		res.warnings = append(res.warnings, "a warning of the read")
+		res.skipped = append(res.skipped, Skip{ID: "x", DN: "CN=X", Reason: "unreadable"})
 	}
 	return res
 }
@@ -207,8 +223,18 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 		res = full
 		_, _ = s.Run(ctx) // a deletion-limit error is an outcome like any other here
 
+		var carry *readResult // changes planned and not applied: read again
 		for round := range 30 {
 			res = d.changes(round)
+			if carry != nil {
+				for id, rec := range carry.records {
+					if _, newer := res.records[id]; !newer {
+						res.records[id] = rec
+					}
+				}
+				res.deleted = append(res.deleted, carry.deleted...)
+				carry = nil
+			}
 			if r.IntN(6) == 0 {
 				// A read listing what is present: planned in full, saved
 				// by copying the records of unchanged objects.
@@ -250,7 +276,10 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 				whole++
 			}
 			if r.IntN(8) == 0 {
-				continue // planned, never applied: the next round plans from the same state
+				// Planned, never applied: the next round plans from the
+				// same state and reads these changes again.
+				carry = res
+				continue
 			}
 			_, err = s.commit(ctx, p, s.clock(), "")
 			if err != nil {

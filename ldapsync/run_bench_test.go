@@ -61,6 +61,21 @@ func BenchmarkRun(b *testing.B) {
 		{"memory", func(*testing.B) StateStore { return NewMemoryStore() }},
 		{"file", func(b *testing.B) StateStore { return NewFileStore(b.TempDir() + "/state") }},
 	} {
+		b.Run("restart-10-changes/"+st.name, func(b *testing.B) {
+			// A new Syncer on a store holding the state: decoded, planned
+			// in full, saved copying the records of unchanged objects.
+			store := st.store(b)
+			run(b, newSyncer(b, store), full)
+			round := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				round++
+				rep := run(b, newSyncer(b, store), syntheticChanges(full, round, 10))
+				if len(rep.Updated) != 10 {
+					b.Fatalf("%s run updated %d", rep.Mode, len(rep.Updated))
+				}
+			}
+		})
 		b.Run("incremental-10-changes/"+st.name, func(b *testing.B) {
 			s := newSyncer(b, st.store(b))
 			run(b, s, full)
