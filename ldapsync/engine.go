@@ -144,7 +144,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		delete(first, a)
 	}
 	idx := &planIndex{policy: policyKey(cfg), pol: pol, owner: first, multi: claims, skipped: skippedIDs,
-		memberOf: make(map[string][]string, len(view)), unresolved: map[string][]string{}}
+		memberOf: newMemberIndex(len(view)), unresolved: map[string][]string{}}
 	held := map[string]bool{}
 	heldReason := map[string][]string{}
 	for _, a := range sortedKeys(claims) {
@@ -224,7 +224,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			idx.unresolved[k] = append(idx.unresolved[k], id)
 		}
 		for _, m := range view[id].Members {
-			idx.memberOf[m] = append(idx.memberOf[m], id)
+			idx.memberOf.add(m, id)
 			if linked(m) {
 				g.Members = append(g.Members, m)
 			}
@@ -320,7 +320,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	// them, in ID order, as idx.memberOf holds them.
 	for _, c := range out.changes {
 		if c.User != nil {
-			c.User.Groups = append([]string(nil), idx.memberOf[c.ID]...)
+			c.User.Groups = idx.memberOf.groups(nil, c.ID)
 		}
 	}
 	// Group upserts after user upserts, so members exist first.

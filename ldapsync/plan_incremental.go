@@ -234,7 +234,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	var regroup []string
 	for id := range again {
 		if linked(id) != wasLinked(id) {
-			for _, g := range idx.memberOf[id] {
+			for _, g := range idx.memberOf.groups(nil, id) {
 				if !again[g] {
 					regroup = append(regroup, g)
 				}
@@ -349,7 +349,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		if u == nil {
 			continue
 		}
-		for _, g := range idx.memberOf[u.ID] {
+		for _, g := range idx.memberOf.groups(nil, u.ID) {
 			if !again[g] {
 				u.Groups = append(u.Groups, g)
 			}

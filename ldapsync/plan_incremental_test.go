@@ -260,6 +260,11 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 			p, err := s.prepare(ctx)
 			require.NoError(t, err)
 			ref := compute(cfg, loaded, res, nil)
+			for _, c := range ref.changes {
+				if c.User != nil {
+					require.Equal(t, groupsListing(ref.next, c.ID), c.User.Groups, "a written user's groups")
+				}
+			}
 			if p.out.base != nil {
 				incremental++
 				msg := fmt.Sprintf("seed %d round %d: %d objects planned again", seed, round, len(p.out.touched))
@@ -291,6 +296,22 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 	assert.Greater(t, whole, 100, "and some the whole pass")
 }
 
+// groupsListing lists, in ID order and once per listing, the groups of st
+// whose record lists member id: a written user's Groups.
+func groupsListing(st State, id string) []string {
+	var out []string
+	for _, g := range sortedKeys(st.Objects) {
+		if rec := st.Objects[g].Source; rec != nil && rec.Kind == KindGroup {
+			for _, m := range rec.Members {
+				if m == id {
+					out = append(out, g)
+				}
+			}
+		}
+	}
+	return out
+}
+
 func assertSameIndex(t *testing.T, want, got *planIndex, msg string) {
 	t.Helper()
 	assert.Equal(t, want.policy, got.policy, msg)
@@ -307,6 +328,18 @@ func assertSameIndex(t *testing.T, want, got *planIndex, msg string) {
 		}
 		return out
 	}
-	assert.Equal(t, norm(want.memberOf), norm(got.memberOf), msg)
+	lists := func(x memberIndex) map[string][]string {
+		out := map[string][]string{}
+		for m := range x.first {
+			out[m] = x.groups(nil, m)
+		}
+		for m := range x.more {
+			if _, ok := x.first[m]; !ok {
+				out[m+" (no first)"] = x.more[m]
+			}
+		}
+		return out
+	}
+	assert.Equal(t, norm(lists(want.memberOf)), norm(lists(got.memberOf)), msg)
 	assert.Equal(t, norm(want.unresolved), norm(got.unresolved), msg)
 }

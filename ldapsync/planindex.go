@@ -19,7 +19,7 @@ type planIndex struct {
 	multi map[string][]string
 	// memberOf lists, per member ID, the groups whose record lists it
 	// (once per listing).
-	memberOf map[string][]string
+	memberOf memberIndex
 	// unresolved lists, per normDN of a member DN no object had, the
 	// groups whose record lists it.
 	unresolved map[string][]string
@@ -36,7 +36,7 @@ type planIndex struct {
 // buildIndex indexes st for the policies of cfg.
 func buildIndex(cfg Config, st State) *planIndex {
 	idx := &planIndex{policy: policyKey(cfg), pol: newPolicies(cfg), owner: make(map[string]string, len(st.Objects)),
-		multi: map[string][]string{}, memberOf: make(map[string][]string, len(st.Objects)),
+		multi: map[string][]string{}, memberOf: newMemberIndex(len(st.Objects)),
 		unresolved: map[string][]string{}, skipped: map[string]bool{}}
 	for id, o := range st.Objects {
 		if o.Source == nil {
@@ -71,7 +71,7 @@ func (x *planIndex) add(id string, rec *Record) {
 	x.pol.claims(rec, func(a string) { x.addClaim(a, id) })
 	if rec.Kind == KindGroup {
 		for _, m := range rec.Members {
-			x.memberOf[m] = append(x.memberOf[m], id)
+			x.memberOf.add(m, id)
 		}
 		for _, d := range rec.MemberDNs {
 			k := normDN(d)
@@ -94,10 +94,7 @@ func (x *planIndex) remove(id string, rec *Record) {
 	x.pol.claims(rec, func(a string) { x.removeClaim(a, id) })
 	if rec.Kind == KindGroup {
 		for _, m := range rec.Members {
-			x.memberOf[m] = removeOne(x.memberOf[m], id)
-			if len(x.memberOf[m]) == 0 {
-				delete(x.memberOf, m)
-			}
+			x.memberOf.remove(m, id)
 		}
 		for _, d := range rec.MemberDNs {
 			k := normDN(d)
@@ -107,6 +104,57 @@ func (x *planIndex) remove(id string, rec *Record) {
 			}
 		}
 	}
+}
+
+// memberIndex lists, per member ID, groups (once per listing, in the
+// order added). Most members are listed by one group: the first group is a
+// map value of its own, further ones are in more.
+type memberIndex struct {
+	first map[string]string
+	more  map[string][]string
+}
+
+func newMemberIndex(n int) memberIndex {
+	return memberIndex{first: make(map[string]string, n), more: map[string][]string{}}
+}
+
+func (x memberIndex) add(m, g string) {
+	if _, ok := x.first[m]; !ok {
+		x.first[m] = g
+		return
+	}
+	x.more[m] = append(x.more[m], g)
+}
+
+// remove removes one listing of m by g.
+func (x memberIndex) remove(m, g string) {
+	more := x.more[m]
+	switch f, ok := x.first[m]; {
+	case !ok:
+		return
+	case f == g && len(more) == 0:
+		delete(x.first, m)
+		return
+	case f == g:
+		x.first[m] = more[0]
+		more = slices.Delete(more, 0, 1)
+	default:
+		more = removeOne(more, g)
+	}
+	if len(more) == 0 {
+		delete(x.more, m)
+	} else {
+		x.more[m] = more
+	}
+}
+
+// groups appends the groups listing m to dst.
+func (x memberIndex) groups(dst []string, m string) []string {
+	f, ok := x.first[m]
+	if !ok {
+		return dst
+	}
+	return append(append(dst, f), x.more[m]...)
 }
 
 // removeOne removes one occurrence of id from l.
