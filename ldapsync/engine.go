@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -88,7 +89,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
 	}
 	skippedIDs := map[string]bool{}
-	for _, id := range ids {
+	userAt := make([]*User, len(ids)) // users[ids[i]], without the lookup
+	for i, id := range ids {
 		rec := view[id]
 		switch pol.classify(rec) {
 		case wantSkip:
@@ -97,6 +99,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		case wantUser:
 			userSlab = append(userSlab, pol.user(id, rec))
 			users[id] = &userSlab[len(userSlab)-1]
+			userAt[i] = users[id]
 		case wantGroup:
 			groups[id] = pol.group(id, rec)
 		}
@@ -128,8 +131,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		claims[a] = append(c, id)
 	}
-	for _, id := range ids {
-		if u := users[id]; u != nil {
+	for i, id := range ids {
+		if u := userAt[i]; u != nil {
 			claim(id, u.Email)
 			for _, a := range u.Aliases {
 				claim(id, a)
@@ -171,6 +174,9 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	for _, id := range sortedKeys(held) {
 		skip(id, view[id], strings.Join(heldReason[id], "; "))
 		delete(users, id)
+		if i, ok := slices.BinarySearch(ids, id); ok {
+			userAt[i] = nil
+		}
 		if g := groups[id]; g != nil {
 			// A group keeps syncing its members; only its address is held.
 			g.Email = ""
@@ -254,8 +260,11 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		o.Applied, o.AppliedDisabled, o.AppliedKind = fp, dis, kind
 	}
+	if len(prev.Objects) == 0 {
+		out.changes = make([]Change, 0, len(users)+len(groups)) // a first run writes everything
+	}
 	for i, id := range ids {
-		if u := users[id]; u != nil {
+		if u := userAt[i]; u != nil {
 			var fp string
 			if po := prev.Objects[id]; samePolicy && po != nil && po.Source == view[id] && po.Wanted != "" {
 				fp = po.Wanted // same record, same policies: same result
