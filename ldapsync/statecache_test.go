@@ -162,3 +162,20 @@ func TestWrappedStoreKeepsItsLoadAndSave(t *testing.T) {
 	assert.Equal(t, 3, w.loads)
 	assert.Equal(t, 3, w.saves)
 }
+
+// TestOwnedUserIsACopy: the user handed to a target equals the original
+// (empty lists as nil, as before), shares nothing a target could change
+// with it, and one attribute's values cannot grow into another's.
+func TestOwnedUserIsACopy(t *testing.T) {
+	u := &User{ID: "id", DN: "CN=A", Email: "a@example.com", DisplayName: "A", Aliases: []string{},
+		Groups: []string{"g"}, Attributes: map[string][]string{"a": {}, "b": nil, "c": {"x", "y"}, "d": {"z"}}}
+	c := ownedUser(u)
+	assert.Equal(t, User{ID: "id", DN: "CN=A", Email: "a@example.com", DisplayName: "A", Groups: []string{"g"},
+		Attributes: map[string][]string{"a": nil, "b": nil, "c": {"x", "y"}, "d": {"z"}}}, c)
+	c.Attributes["c"][0] = "changed"
+	c.Attributes["c"] = append(c.Attributes["c"], "grown")
+	c.Groups[0] = "changed"
+	assert.Equal(t, []string{"x", "y"}, u.Attributes["c"])
+	assert.Equal(t, []string{"z"}, c.Attributes["d"])
+	assert.Equal(t, []string{"g"}, u.Groups)
+}

@@ -438,14 +438,50 @@ func record(r *Report, c Change) {
 // copies, so that it never keeps a whole old state alive.
 
 func ownedUser(u *User) User {
-	c := u.clone()
-	c.DN, c.Email, c.DisplayName = strings.Clone(c.DN), strings.Clone(c.Email), strings.Clone(c.DisplayName)
-	ownStrings(c.Aliases)
-	if c.Attributes != nil {
-		m := make(map[string][]string, len(c.Attributes))
-		for k, v := range c.Attributes {
-			ownStrings(v)
-			m[strings.Clone(k)] = v
+	// The copies share one new buffer: one allocation for the text of the
+	// user instead of one per string.
+	n := len(u.DN) + len(u.Email) + len(u.DisplayName)
+	values := 0
+	for _, a := range u.Aliases {
+		n += len(a)
+	}
+	for k, v := range u.Attributes {
+		n += len(k)
+		values += len(v)
+		for _, x := range v {
+			n += len(x)
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	own := func(s string) string {
+		start := b.Len()
+		b.WriteString(s) // within the capacity: earlier strings stay valid
+		return b.String()[start:]
+	}
+	c := *u
+	c.DN, c.Email, c.DisplayName = own(u.DN), own(u.Email), own(u.DisplayName)
+	c.Aliases = nil
+	if len(u.Aliases) > 0 {
+		c.Aliases = make([]string, len(u.Aliases))
+		for i, a := range u.Aliases {
+			c.Aliases[i] = own(a)
+		}
+	}
+	c.Groups = append([]string(nil), u.Groups...) // IDs: strings of their own
+	if u.Attributes != nil {
+		m := make(map[string][]string, len(u.Attributes))
+		all := make([]string, 0, values)
+		for k, v := range u.Attributes {
+			var own1 []string
+			if len(v) > 0 {
+				start := len(all)
+				for _, x := range v {
+					all = append(all, own(x))
+				}
+				own1 = all[start:len(all):len(all)]
+			}
+			m[own(k)] = own1
 		}
 		c.Attributes = m
 	}
@@ -467,11 +503,4 @@ func ownedSkips(skips []Skip) []Skip {
 		out[i] = Skip{ID: sk.ID, DN: strings.Clone(sk.DN), Reason: strings.Clone(sk.Reason)}
 	}
 	return out
-}
-
-// ownStrings replaces every string of v with a copy.
-func ownStrings(v []string) {
-	for i := range v {
-		v[i] = strings.Clone(v[i])
-	}
 }
