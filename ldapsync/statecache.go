@@ -115,7 +115,11 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 	}
 	b, enc, err := encodeStateReusing(out.next, prev, prevObjs, touched)
 	if err != nil {
-		return &StateError{Op: "save", Err: err}
+		se := &StateError{Op: "save", Err: err}
+		if f, ok := s.store.(*FileStore); ok {
+			se.Path = f.path
+		}
+		return se
 	}
 	if cap(b)-len(b) > len(b)/8 {
 		b = bytes.Clone(b) // keep no spare capacity between runs
