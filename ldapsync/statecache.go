@@ -71,6 +71,9 @@ func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, er
 		s.saved = nil
 		return State{}, nil, err
 	}
+	if s.opts.noKeep {
+		s.saved = nil
+	}
 	if s.saved != nil && s.saved.holds(b) {
 		s.saved.enc.buf = b
 		return s.saved.st, s.saved, nil
@@ -143,6 +146,8 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 	if _, mem := s.store.(*MemoryStore); !mem {
 		enc.buf = nil // the file holds it; read back and checked by the next run
 	}
-	s.saved = saved
+	if !s.opts.noKeep {
+		s.saved = saved
+	}
 	return nil
 }

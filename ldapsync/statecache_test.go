@@ -179,3 +179,21 @@ func TestOwnedUserIsACopy(t *testing.T) {
 	assert.Equal(t, []string{"z"}, c.Attributes["d"])
 	assert.Equal(t, []string{"g"}, u.Groups)
 }
+
+// TestWithoutKeptState: nothing is kept between runs, every run decodes
+// the stored state, and the runs do what they do with the state kept.
+func TestWithoutKeptState(t *testing.T) {
+	ctx := context.Background()
+	kept, plain := newCacheRig(t, NewMemoryStore()), newCacheRig(t, NewMemoryStore())
+	WithoutKeptState()(&plain.s.opts)
+	for round := 1; round <= 4; round++ {
+		assert.True(t, kept.reused(t, round))
+		assert.False(t, plain.reused(t, round), "round %d", round)
+		assert.Nil(t, plain.s.saved, "nothing kept after the run")
+	}
+	a, err := kept.target.Snapshot(ctx)
+	require.NoError(t, err)
+	b, err := plain.target.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+}

@@ -22,6 +22,7 @@ type syncOptions struct {
 	logger    *slog.Logger
 	dial      Dialer
 	resolver  *net.Resolver
+	noKeep    bool
 }
 
 // WithNow sets the clock used for Report.Duration and certificate validity
@@ -44,6 +45,15 @@ func WithDialer(d Dialer) Option { return func(o *syncOptions) { o.dial = d } }
 // objects still cause no target writes. 0 (the default) never forces one.
 func WithFullSyncEvery(d time.Duration) Option { return func(o *syncOptions) { o.fullEvery = d } }
 
+// WithoutKeptState makes a [Syncer] keep nothing between runs: every run
+// decodes the state from its store and plans over every object, as with
+// a store of another type. It trades CPU for memory: by default a Syncer
+// on a [MemoryStore] or [FileStore] keeps the state it saved last in
+// memory, with an index of its records (in the order of 1 KiB per
+// directory object on top of the store), so that an incremental run costs
+// in proportion to the changes instead of to the directory.
+func WithoutKeptState() Option { return func(o *syncOptions) { o.noKeep = true } }
+
 // WithResolver sets the resolver for directory host names (default
 // net.DefaultResolver).
 func WithResolver(r *net.Resolver) Option { return func(o *syncOptions) { o.resolver = r } }
@@ -52,7 +62,8 @@ func WithResolver(r *net.Resolver) Option { return func(o *syncOptions) { o.reso
 // are serialised; use one Syncer (and one state store) per integration.
 //
 // With a [MemoryStore] or [FileStore], a Syncer keeps the state it saved
-// last in memory, with an index of its records: while the store provably
+// last in memory (unless [WithoutKeptState]), with an index of its
+// records: while the store provably
 // still holds that state (the same buffer; for a file, the same length and
 // CRC-32C, checked over the whole file), the next run plans from it
 // without loading it, an incremental read that names its changes is
