@@ -194,7 +194,8 @@ func (r *reader) attributes() []string {
 // search runs a paged subtree search under RootDN, calling fn for every
 // entry. Referrals are returned, not chased. Any error, including a size
 // limit or a connection closed before the last page, ends the search: the
-// caller must treat what it got as incomplete.
+// caller must treat what it got as incomplete. fn must not search itself
+// (see wireConn.search): work needing the connection waits for the end.
 func (r *reader) search(ctx context.Context, op, filter string, attrs []string, fn func(*ldap.Entry) error) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &ReadError{Op: op, Err: err}

@@ -324,7 +324,9 @@ func (s *wireSearch) handle(id int64, msg []byte) {
 // search runs req (paged when it carries a paging control, following
 // every page) and calls fn for each entry, in order. timeout bounds the
 // wait for each reply. Referrals are returned, not chased. After an
-// error the search is abandoned; what fn saw is incomplete.
+// error the search is abandoned; what fn saw is incomplete. fn must not
+// send requests on the same connection: go-ldap's replies arrive behind
+// this search's, which wait for fn.
 func (c *wireConn) search(ctx context.Context, req *ldap.SearchRequest, timeout time.Duration,
 	fn func(*ldap.Entry) error, onPage func(page, entries int)) ([]string, error) {
 	filter, err := ldap.CompileFilter(req.Filter)
