@@ -33,9 +33,6 @@ type outcome struct {
 	base    *savedState
 	touched []string
 	advance func() *planIndex
-	// idx indexes next after a full plan (see planIndex); nil when it is
-	// to be built.
-	idx *planIndex
 }
 
 // compute merges a read into the previous state, applies the policies and
@@ -88,14 +85,12 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	skip := func(id string, rec *Record, reason string) {
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
 	}
-	skippedIDs := map[string]bool{}
 	userAt := make([]*User, len(ids)) // users[ids[i]], without the lookup
 	for i, id := range ids {
 		rec := view[id]
 		switch pol.classify(rec) {
 		case wantSkip:
 			skip(id, rec, pol.skipReason(rec))
-			skippedIDs[id] = true
 		case wantUser:
 			userSlab = append(userSlab, pol.user(id, rec))
 			users[id] = &userSlab[len(userSlab)-1]
@@ -141,13 +136,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			claim(id, g.Email)
 		}
 	}
-	// What the next run needs to plan an incremental read (planIndex):
-	// the claims just made, by sole claimant and by duplicate.
-	for a := range claims {
-		delete(first, a)
-	}
-	idx := &planIndex{policy: policyKey(cfg), pol: pol, owner: first, multi: claims, skipped: skippedIDs,
-		memberOf: newMemberIndex(len(view)), unresolved: map[string][]string{}}
+	memberOf := newMemberIndex(len(view))
 	held := map[string]bool{}
 	heldReason := map[string][]string{}
 	for _, a := range sortedKeys(claims) {
@@ -225,12 +214,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		if g == nil {
 			continue
 		}
-		for _, d := range view[id].MemberDNs {
-			k := normDN(d)
-			idx.unresolved[k] = append(idx.unresolved[k], id)
-		}
 		for _, m := range view[id].Members {
-			idx.memberOf.add(m, id)
+			memberOf.add(m, id)
 			if linked(m) {
 				g.Members = append(g.Members, m)
 			}
@@ -326,10 +311,10 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 	// The groups of the users written (User.Groups is not part of a
 	// user's fingerprint: unchanged users need none): the groups listing
-	// them, in ID order, as idx.memberOf holds them.
+	// them, in ID order, once per listing.
 	for _, c := range out.changes {
 		if c.User != nil {
-			c.User.Groups = idx.memberOf.groups(nil, c.ID)
+			c.User.Groups = memberOf.groups(nil, c.ID)
 		}
 	}
 	// Group upserts after user upserts, so members exist first.
@@ -371,7 +356,6 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
-	out.idx = idx
 	// Nothing at all in scope, and several objects merely absent (not
 	// named deleted by a tombstone, DirSync or content sync): lost read
 	// access looks exactly like that. (One object leaving a scope that
@@ -558,4 +542,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// memberIndex lists, per member ID, groups (once per listing, in the
+// order added). Most members are listed by one group: the first group is a
+// map value of its own, further ones are in more.
+type memberIndex struct {
+	first map[string]string
+	more  map[string][]string
+}
+
+func newMemberIndex(n int) memberIndex {
+	return memberIndex{first: make(map[string]string, n), more: map[string][]string{}}
+}
+
+func (x memberIndex) add(m, g string) {
+	if _, ok := x.first[m]; !ok {
+		x.first[m] = g
+		return
+	}
+	x.more[m] = append(x.more[m], g)
+}
+
+// groups appends the groups listing m to dst.
+func (x memberIndex) groups(dst []string, m string) []string {
+	f, ok := x.first[m]
+	if !ok {
+		return dst
+	}
+	return append(append(dst, f), x.more[m]...)
 }

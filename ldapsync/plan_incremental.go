@@ -1,8 +1,10 @@
 package ldapsync
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,13 +43,9 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	for _, id := range res.deleted {
 		changed[id] = nil
 	}
-	prevRec := func(id string) *Record {
-		if o := prev.Objects[id]; o != nil {
-			return o.Source
-		}
-		return nil
-	}
-	viewLen := len(prev.Objects)
+	prevRec := base.record
+	prevObj := base.object
+	viewLen := base.count()
 	for id, rec := range changed {
 		switch was := prevRec(id) != nil; {
 		case was && rec == nil:
@@ -70,8 +68,8 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		if rec.Kind == KindGroup && len(rec.MemberDNs) > 0 {
 			toResolve = append(toResolve, id)
 		}
-		if len(idx.unresolved) > 0 {
-			for _, g := range idx.unresolved[normDN(rec.DN)] {
+		if len(idx.unresolved.first) > 0 {
+			for _, g := range base.ids(idx.unresolved.values(nil, keyHash(normDN(rec.DN)))) {
 				if _, ch := changed[g]; !ch {
 					toResolve = append(toResolve, g)
 				}
@@ -80,7 +78,10 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	}
 	resolved := map[string]*Record{}
 	if len(toResolve) > 0 {
-		dn := idx.dnIndex(prev)
+		dn := idx.dnIndex(base)
+		if dn == nil {
+			return nil
+		}
 		overlay := make(map[string]string, len(changed))
 		for id, rec := range changed {
 			if rec != nil {
@@ -92,8 +93,12 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 			if id, ok := overlay[k]; ok {
 				return id, true
 			}
-			if id, ok := dn[k]; ok {
-				if _, ch := changed[id]; !ch {
+			for _, h := range dn.values(nil, keyHash(k)) {
+				id := base.idOf(h)
+				if _, ch := changed[id]; ch || id == "" {
+					continue
+				}
+				if rec := prevRec(id); rec != nil && normDN(rec.DN) == k {
 					return id, true
 				}
 			}
@@ -132,16 +137,36 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 			newClaims[a] = append(newClaims[a], id)
 		})
 	}
-	dups := make(map[string][]string, len(idx.multi))
-	for a, c := range idx.multi {
-		if !touchedAddr[a] {
-			dups[a] = c
+	// The duplicates before the changes: the claimants of the addresses
+	// hashing alike, by address.
+	heldBefore := map[string]bool{}
+	dups := make(map[string][]string, len(idx.claims.more))
+	for ah := range idx.claims.more {
+		byAddr := map[string][]string{}
+		for _, id := range base.ids(idx.claims.values(nil, ah)) {
+			heldBefore[id] = true
+			pol.claims(prevRec(id), func(a string) {
+				if keyHash(a) == ah && !contains(byAddr[a], id) {
+					byAddr[a] = append(byAddr[a], id)
+				}
+			})
+		}
+		for a, c := range byAddr {
+			if len(c) > 1 && !touchedAddr[a] {
+				sort.Strings(c)
+				dups[a] = c
+			}
 		}
 	}
 	for a := range touchedAddr {
 		var c []string
-		for _, id := range idx.claimants(a) {
-			if _, ch := changed[id]; !ch {
+		for _, id := range base.ids(idx.claims.values(nil, keyHash(a))) {
+			if _, ch := changed[id]; ch {
+				continue
+			}
+			claimed := false
+			pol.claims(prevRec(id), func(x string) { claimed = claimed || x == a })
+			if claimed {
 				c = append(c, id)
 			}
 		}
@@ -173,10 +198,8 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	for id := range held {
 		again[id] = true
 	}
-	for _, c := range idx.multi {
-		for _, id := range c {
-			again[id] = true // held before
-		}
+	for id := range heldBefore {
+		again[id] = true // held before
 	}
 	users := map[string]*User{}
 	groups := map[string]*Group{}
@@ -197,7 +220,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		classify(id)
 	}
 	applied := func(id string) (fp string, disabled bool, kind string) {
-		if o := prev.Objects[id]; o != nil {
+		if o := prevObj(id); o != nil {
 			return o.Applied, o.AppliedDisabled, o.AppliedKind
 		}
 		return "", false, ""
@@ -206,7 +229,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		delete(users, id)
 		if g := groups[id]; g != nil {
 			g.Email = ""
-			if o := prev.Objects[id]; o != nil && o.Source != nil {
+			if o := prevObj(id); o != nil && o.Source != nil {
 				g.Email = o.Source.Email
 				if !pol.allowed(g.Email) {
 					g.Email = ""
@@ -234,7 +257,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	var regroup []string
 	for id := range again {
 		if linked(id) != wasLinked(id) {
-			for _, g := range idx.memberOf.groups(nil, id) {
+			for _, g := range base.ids(idx.memberOf.values(nil, keyHash(id))) {
 				if !again[g] {
 					regroup = append(regroup, g)
 				}
@@ -265,24 +288,21 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	out := &outcome{fullReason: res.fullReason, base: base, touched: ids}
 	out.warnings = append(out.warnings, res.warnings...)
 	out.skipped = append(out.skipped, res.skipped...)
-	next := State{Version: StateVersion, Watermark: res.watermark, Objects: maps.Clone(prev.Objects)}
+	// next holds the objects of ids still in scope only: every other
+	// object is as saved (see wholeNext).
+	next := State{Version: StateVersion, Watermark: res.watermark, Objects: make(map[string]*ObjectState, len(ids))}
 	next.Watermark.Policy = policy
-	if next.Objects == nil {
-		next.Objects = map[string]*ObjectState{}
-	}
 	slab := make([]ObjectState, len(ids))
 	for i, id := range ids {
 		if rec := view(id); rec != nil {
 			slab[i].Source = rec
 			next.Objects[id] = &slab[i]
-		} else {
-			delete(next.Objects, id)
 		}
 	}
 	for _, id := range ids {
 		if u := users[id]; u != nil {
 			var fp string
-			if po := prev.Objects[id]; po != nil && po.Source == view(id) && po.Wanted != "" {
+			if po := prevObj(id); po != nil && po.Source == view(id) && po.Wanted != "" {
 				fp = po.Wanted
 			} else {
 				fp = userFingerprint(*u)
@@ -330,7 +350,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 				out.groupCands = map[string][]string{}
 			}
 			cands := view(id).Members
-			if po := prev.Objects[id]; po != nil && po.Source != nil && po.Source.Kind == KindGroup {
+			if po := prevObj(id); po != nil && po.Source != nil && po.Source.Kind == KindGroup {
 				cands = append(append([]string(nil), cands...), po.Source.Members...)
 			}
 			out.groupCands[id] = cands
@@ -349,9 +369,21 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		if u == nil {
 			continue
 		}
-		for _, g := range idx.memberOf.groups(nil, u.ID) {
-			if !again[g] {
-				u.Groups = append(u.Groups, g)
+		// (once per listing; the index may name groups whose members
+		// merely hash alike)
+		cands := base.ids(idx.memberOf.values(nil, keyHash(u.ID)))
+		sort.Strings(cands)
+		cands = slices.Compact(cands)
+		for _, g := range cands {
+			if again[g] {
+				continue
+			}
+			if rec := prevRec(g); rec != nil {
+				for _, m := range rec.Members {
+					if m == u.ID {
+						u.Groups = append(u.Groups, g)
+					}
+				}
 			}
 		}
 		for _, g := range ids {
@@ -370,11 +402,15 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		return out.changes[i].Group == nil && out.changes[j].Group != nil
 	})
 
+	if base.err != nil {
+		return nil // a record that does not decode: planned in full, which reports it
+	}
 	// Warnings and skips, for every object in scope as compute reports
 	// them: the policies' skips in ID order, then the held objects.
 	skipped := make([]string, 0, len(idx.skipped)+len(changed))
-	for id := range idx.skipped {
-		if _, ch := changed[id]; !ch {
+	for h := range idx.skipped {
+		id := base.idOf(h)
+		if _, ch := changed[id]; !ch && id != "" {
 			skipped = append(skipped, id)
 		}
 	}
@@ -386,6 +422,9 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	sort.Strings(skipped)
 	for _, id := range skipped {
 		rec := view(id)
+		if rec == nil {
+			return nil
+		}
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: pol.skipReason(rec)})
 	}
 	heldReason := map[string][]string{}
@@ -439,6 +478,9 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
+	if base.err != nil {
+		return nil // a record that does not decode: planned in full, which reports it
+	}
 	if len(out.removals) > cfg.MaxSyncDeletions {
 		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
 	}
@@ -464,4 +506,28 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// wholeNext returns the whole next state of an incremental plan: the
+// saved state with the objects planned again as next has them.
+func (o *outcome) wholeNext() (State, error) {
+	if o.base == nil || o.base.enc == nil || o.base.full == nil && o.base.enc.buf == nil {
+		return State{}, errors.New("the state planned from is no longer at hand")
+	}
+	prev, err := o.base.state()
+	if err != nil {
+		return State{}, err
+	}
+	next := State{Version: o.next.Version, Watermark: o.next.Watermark, Objects: maps.Clone(prev.Objects)}
+	if next.Objects == nil {
+		next.Objects = map[string]*ObjectState{}
+	}
+	for _, id := range o.touched {
+		if x, ok := o.next.Objects[id]; ok {
+			next.Objects[id] = x
+		} else {
+			delete(next.Objects, id)
+		}
+	}
+	return next, nil
 }

@@ -2,7 +2,6 @@ package ldapsync
 
 import (
 	"slices"
-	"sort"
 )
 
 // planIndex indexes the records of a saved state for planning an
@@ -10,24 +9,30 @@ import (
 // Every entry is a function of one record and the policies, so the index
 // is kept up to date by taking out the contribution of an object's old
 // record and adding its new one (update).
+//
+// The index holds no strings: objects are named by the keyHash of their
+// ID (unique within a kept state, see stateEncoding.collide), addresses
+// and DNs by their keyHash. A lookup can thus return objects whose key
+// merely hashes alike: the planner checks the records it finds (see
+// savedState), and over-approximation elsewhere only plans an object
+// again.
 type planIndex struct {
 	policy string // policyKey of the policies it was built with
 	pol    *policies
-	// owner holds the only claimant of an address; multi the claimants,
-	// sorted, of an address claimed more than once (the duplicates).
-	owner map[string]string
-	multi map[string][]string
+	// claims lists, per address, the objects claiming it (once each);
+	// an address with more than one claimant is a duplicate.
+	claims multimap
 	// memberOf lists, per member ID, the groups whose record lists it
 	// (once per listing).
-	memberOf memberIndex
+	memberOf multimap
 	// unresolved lists, per normDN of a member DN no object had, the
 	// groups whose record lists it.
-	unresolved map[string][]string
+	unresolved multimap
 	// skipped holds the objects the policies skip.
-	skipped map[string]bool
-	// dn maps normDN of every record's DN to its object; nil until a plan
-	// needs it.
-	dn map[string]string
+	skipped map[uint64]struct{}
+	// dn lists, per normDN of a record's DN, its objects; nil until a
+	// plan needs it.
+	dn *multimap
 	// pending: the state keeps withheld removals (objects linked in the
 	// target but no longer wanted): the next run plans in full.
 	pending bool
@@ -35,9 +40,8 @@ type planIndex struct {
 
 // buildIndex indexes st for the policies of cfg.
 func buildIndex(cfg Config, st State) *planIndex {
-	idx := &planIndex{policy: policyKey(cfg), pol: newPolicies(cfg), owner: make(map[string]string, len(st.Objects)),
-		multi: map[string][]string{}, memberOf: newMemberIndex(len(st.Objects)),
-		unresolved: map[string][]string{}, skipped: map[string]bool{}}
+	idx := &planIndex{policy: policyKey(cfg), pol: newPolicies(cfg), claims: newMultimap(len(st.Objects)),
+		memberOf: newMultimap(len(st.Objects)), unresolved: newMultimap(0), skipped: map[uint64]struct{}{}}
 	for id, o := range st.Objects {
 		if o.Source == nil {
 			idx.pending = true
@@ -62,20 +66,20 @@ func (x *planIndex) add(id string, rec *Record) {
 	if rec == nil {
 		return
 	}
+	h := keyHash(id)
 	if x.dn != nil {
-		x.dn[normDN(rec.DN)] = id
+		x.dn.add(keyHash(normDN(rec.DN)), h)
 	}
 	if x.pol.classify(rec) == wantSkip {
-		x.skipped[id] = true
+		x.skipped[h] = struct{}{}
 	}
-	x.pol.claims(rec, func(a string) { x.addClaim(a, id) })
+	x.pol.claims(rec, func(a string) { x.claims.addOnce(keyHash(a), h) })
 	if rec.Kind == KindGroup {
 		for _, m := range rec.Members {
-			x.memberOf.add(m, id)
+			x.memberOf.add(keyHash(m), h)
 		}
 		for _, d := range rec.MemberDNs {
-			k := normDN(d)
-			x.unresolved[k] = append(x.unresolved[k], id)
+			x.unresolved.add(keyHash(normDN(d)), h)
 		}
 	}
 }
@@ -85,76 +89,102 @@ func (x *planIndex) remove(id string, rec *Record) {
 	if rec == nil {
 		return
 	}
+	h := keyHash(id)
 	if x.dn != nil {
-		if k := normDN(rec.DN); x.dn[k] == id {
-			delete(x.dn, k)
-		}
+		x.dn.remove(keyHash(normDN(rec.DN)), h)
 	}
-	delete(x.skipped, id)
-	x.pol.claims(rec, func(a string) { x.removeClaim(a, id) })
+	delete(x.skipped, h)
+	x.pol.claims(rec, func(a string) { x.claims.remove(keyHash(a), h) })
 	if rec.Kind == KindGroup {
 		for _, m := range rec.Members {
-			x.memberOf.remove(m, id)
+			x.memberOf.remove(keyHash(m), h)
 		}
 		for _, d := range rec.MemberDNs {
-			k := normDN(d)
-			x.unresolved[k] = removeOne(x.unresolved[k], id)
-			if len(x.unresolved[k]) == 0 {
-				delete(x.unresolved, k)
-			}
+			x.unresolved.remove(keyHash(normDN(d)), h)
 		}
 	}
 }
 
-// memberIndex lists, per member ID, groups (once per listing, in the
-// order added). Most members are listed by one group: the first group is a
-// map value of its own, further ones are in more.
-type memberIndex struct {
-	first map[string]string
-	more  map[string][]string
+// dnIndex returns the index of record DNs, building it from base (the
+// state the index describes) when first needed; nil when a record cannot
+// be decoded.
+func (x *planIndex) dnIndex(base *savedState) *multimap {
+	if x.dn == nil {
+		dn := newMultimap(len(base.enc.spans))
+		for i, sp := range base.enc.spans {
+			_, o, err := base.enc.objectAt(i)
+			if err != nil {
+				base.fail(err)
+				return nil
+			}
+			if o.Source != nil {
+				dn.add(keyHash(normDN(o.Source.DN)), sp.h)
+			}
+		}
+		x.dn = &dn
+	}
+	return x.dn
 }
 
-func newMemberIndex(n int) memberIndex {
-	return memberIndex{first: make(map[string]string, n), more: map[string][]string{}}
+// multimap lists values per key (in the order added, a value once per
+// add). Most keys have one value: it is a map value of its own, further
+// ones are in more.
+type multimap struct {
+	first map[uint64]uint64
+	more  map[uint64][]uint64
 }
 
-func (x memberIndex) add(m, g string) {
-	if _, ok := x.first[m]; !ok {
-		x.first[m] = g
+func newMultimap(n int) multimap {
+	return multimap{first: make(map[uint64]uint64, n), more: map[uint64][]uint64{}}
+}
+
+func (x multimap) add(k, v uint64) {
+	if _, ok := x.first[k]; !ok {
+		x.first[k] = v
 		return
 	}
-	x.more[m] = append(x.more[m], g)
+	x.more[k] = append(x.more[k], v)
 }
 
-// remove removes one listing of m by g.
-func (x memberIndex) remove(m, g string) {
-	more := x.more[m]
-	switch f, ok := x.first[m]; {
+// addOnce adds v to the values of k unless it is one already.
+func (x multimap) addOnce(k, v uint64) {
+	if f, ok := x.first[k]; ok && (f == v || slices.Contains(x.more[k], v)) {
+		return
+	}
+	x.add(k, v)
+}
+
+// remove removes one listing of v under k.
+func (x multimap) remove(k, v uint64) {
+	more := x.more[k]
+	switch f, ok := x.first[k]; {
 	case !ok:
 		return
-	case f == g && len(more) == 0:
-		delete(x.first, m)
+	case f == v && len(more) == 0:
+		delete(x.first, k)
 		return
-	case f == g:
-		x.first[m] = more[0]
+	case f == v:
+		x.first[k] = more[0]
 		more = slices.Delete(more, 0, 1)
 	default:
-		more = removeOne(more, g)
+		if i := slices.Index(more, v); i >= 0 {
+			more = slices.Delete(more, i, i+1)
+		}
 	}
 	if len(more) == 0 {
-		delete(x.more, m)
+		delete(x.more, k)
 	} else {
-		x.more[m] = more
+		x.more[k] = more
 	}
 }
 
-// groups appends the groups listing m to dst.
-func (x memberIndex) groups(dst []string, m string) []string {
-	f, ok := x.first[m]
+// values appends the values of k to dst.
+func (x multimap) values(dst []uint64, k uint64) []uint64 {
+	f, ok := x.first[k]
 	if !ok {
 		return dst
 	}
-	return append(append(dst, f), x.more[m]...)
+	return append(append(dst, f), x.more[k]...)
 }
 
 // removeOne removes one occurrence of id from l.
@@ -163,66 +193,4 @@ func removeOne(l []string, id string) []string {
 		return slices.Delete(l, i, i+1)
 	}
 	return l
-}
-
-func (x *planIndex) addClaim(a, id string) {
-	if c, ok := x.multi[a]; ok {
-		if i, found := slices.BinarySearch(c, id); !found {
-			x.multi[a] = slices.Insert(c, i, id)
-		}
-		return
-	}
-	o, ok := x.owner[a]
-	switch {
-	case !ok:
-		x.owner[a] = id
-	case o != id:
-		delete(x.owner, a)
-		c := []string{o, id}
-		sort.Strings(c)
-		x.multi[a] = c
-	}
-}
-
-func (x *planIndex) removeClaim(a, id string) {
-	if c, ok := x.multi[a]; ok {
-		if i, found := slices.BinarySearch(c, id); found {
-			c = slices.Delete(c, i, i+1)
-		}
-		if len(c) == 1 {
-			delete(x.multi, a)
-			x.owner[a] = c[0]
-		} else {
-			x.multi[a] = c
-		}
-		return
-	}
-	if x.owner[a] == id {
-		delete(x.owner, a)
-	}
-}
-
-// claimants returns the claimants of address a, sorted.
-func (x *planIndex) claimants(a string) []string {
-	if c, ok := x.multi[a]; ok {
-		return c
-	}
-	if o, ok := x.owner[a]; ok {
-		return []string{o}
-	}
-	return nil
-}
-
-// dnIndex returns the index of record DNs, building it from st (the
-// state the index describes) when first needed.
-func (x *planIndex) dnIndex(st State) map[string]string {
-	if x.dn == nil {
-		x.dn = make(map[string]string, len(st.Objects))
-		for id, o := range st.Objects {
-			if o.Source != nil {
-				x.dn[normDN(o.Source.DN)] = id
-			}
-		}
-	}
-	return x.dn
 }

@@ -36,7 +36,7 @@ func BenchmarkRetained(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		objects := float64(len(s.saved.st.Objects))
+		objects := float64(len(s.saved.enc.spans))
 		with := heap()
 		s.saved.idx = nil
 		noIdx := heap()

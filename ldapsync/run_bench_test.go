@@ -112,11 +112,16 @@ func BenchmarkPlanChanges(b *testing.B) {
 	full := syntheticRead(100000)
 	cfg := Config{MaxSyncDeletions: 5}
 	st := compute(cfg, State{}, full, map[string]User{}).next
-	base := &savedState{st: st, idx: buildIndex(cfg, st)}
+	_, enc, err := encodeStateReusing(st, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := &savedState{wm: st.Watermark, enc: enc, idx: buildIndex(cfg, st)}
 	res := syntheticChanges(full, 1, 10)
 	b.ReportAllocs()
 	for b.Loop() {
-		out := computeIncremental(cfg, st, base, res, nil)
+		base.objs = nil // decoded again by every run
+		out := computeIncremental(cfg, State{Version: StateVersion, Watermark: st.Watermark}, base, res, nil)
 		if out == nil || len(out.changes) != 10 {
 			b.Fatal("not planned incrementally")
 		}

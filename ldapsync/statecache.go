@@ -4,26 +4,124 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 )
 
 // savedState is the state a [Syncer] saved last, kept between runs so
 // that the next run neither decodes it nor encodes its unchanged objects
 // again. It is used only while the store provably still holds it (see
-// holds). The state is never handed out and never modified: the next
-// run's state shares its records and unchanged objects.
+// holds). It keeps no decoded record: the encoding (for a MemoryStore the
+// stored buffer itself; a file is read again and checked), where its
+// records lie, and the index for incremental plans. A run decodes the
+// objects its plan touches (object), or the whole state when it plans in
+// full (state).
 type savedState struct {
-	st   State
-	size int    // length of the saved encoding
-	sum  uint32 // its CRC-32C (the encoding's last 4 bytes)
+	wm   Watermark // the state's watermark
+	size int       // length of the saved encoding
+	sum  uint32    // its CRC-32C (the encoding's last 4 bytes)
 	// enc locates the objects in the encoding; enc.buf is the stored
 	// encoding itself for a MemoryStore (shared, not a copy), nil for
 	// other stores between runs.
 	enc *stateEncoding
-	// idx indexes st for planning incremental reads; nil until built.
+	// idx indexes the state for planning incremental reads; nil until
+	// built, and when object IDs share a hash (enc.collide).
 	idx *planIndex
-	// decoded: st was decoded from the store by this run, not kept.
+	// decoded: the state was decoded from the store by this run, not kept.
 	decoded bool
+
+	// For the run planning from it, reset by loadState:
+	// full is the whole state once decoded.
+	full *State
+	// objs holds the objects decoded (nil: none with that ID).
+	objs map[string]*ObjectState
+	// err is the first record that failed to decode: the run plans in
+	// full (which reports it).
+	err error
+}
+
+// object returns the saved state of object id, nil when it has none.
+// Objects are decoded once per run; nil when decoding fails (see err).
+func (c *savedState) object(id string) *ObjectState {
+	if c.full != nil {
+		return c.full.Objects[id]
+	}
+	if o, ok := c.objs[id]; ok {
+		return o
+	}
+	var o *ObjectState
+	if i := c.enc.find(id); i >= 0 {
+		var err error
+		if _, o, err = c.enc.objectAt(i); err != nil {
+			c.fail(err)
+			o = nil
+		}
+	}
+	if c.objs == nil {
+		c.objs = map[string]*ObjectState{}
+	}
+	c.objs[id] = o
+	return o
+}
+
+// record returns the saved record of object id, nil when it has none.
+func (c *savedState) record(id string) *Record {
+	if o := c.object(id); o != nil {
+		return o.Source
+	}
+	return nil
+}
+
+// idOf returns the ID of the object whose ID hashes to h ("" for none).
+func (c *savedState) idOf(h uint64) string {
+	if i := c.enc.byHash(h); i >= 0 {
+		return c.enc.idAt(i)
+	}
+	c.fail(errors.New("index names an object the state does not hold"))
+	return ""
+}
+
+// ids returns the IDs of the objects whose IDs hash to hs.
+func (c *savedState) ids(hs []uint64) []string {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		if id := c.idOf(h); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (c *savedState) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// state returns the whole saved state, decoded once per run.
+func (c *savedState) state() (State, error) {
+	if c.full == nil {
+		st, err := decodeState(c.enc.buf, "")
+		if err != nil {
+			return State{}, err
+		}
+		c.full = &st
+	}
+	return *c.full, nil
+}
+
+// release drops what a run decoded.
+func (c *savedState) release() { c.full, c.objs, c.err = nil, nil, nil }
+
+// count returns the number of objects of the saved state.
+func (c *savedState) count() int {
+	if c.full != nil {
+		return len(c.full.Objects)
+	}
+	return len(c.enc.spans)
 }
 
 // holds reports whether b, what the store holds now, is the encoding
@@ -75,8 +173,10 @@ func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, er
 		s.saved = nil
 	}
 	if s.saved != nil && s.saved.holds(b) {
-		s.saved.enc.buf = b
-		return s.saved.st, s.saved, nil
+		c := s.saved
+		c.release()
+		c.enc.buf = b
+		return State{Version: StateVersion, Watermark: c.wm}, c, nil
 	}
 	s.saved = nil
 	if b == nil {
@@ -88,7 +188,7 @@ func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, er
 	if err != nil || enc == nil {
 		return st, nil, err
 	}
-	s.saved = &savedState{st: st, size: len(b), sum: binary.BigEndian.Uint32(b[len(b)-4:]), enc: enc, decoded: true}
+	s.saved = &savedState{wm: st.Watermark, size: len(b), sum: binary.BigEndian.Uint32(b[len(b)-4:]), enc: enc, decoded: true, full: &st}
 	return st, s.saved, nil
 }
 
@@ -104,19 +204,28 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 	}
 	var prev *stateEncoding
 	var touched []string
-	fromBase := base != nil && base == s.saved
+	var prevObjs map[string]*ObjectState
+	fromBase := base != nil && base == s.saved && base.enc.buf != nil
+	delta := out.base != nil && out.base == base
 	if fromBase {
 		prev = base.enc
-		if out.touched != nil && out.base == base {
+		if delta {
 			touched = out.touched
+		} else if base.full != nil {
+			prevObjs = base.full.Objects
 		}
 	}
-	s.saved = nil // its encoding is consumed by the splice
-	var prevObjs map[string]*ObjectState
-	if fromBase {
-		prevObjs = base.st.Objects
+	s.saved = nil
+	next := out.next
+	if delta && !fromBase {
+		// Planned incrementally from a state no longer at hand as kept:
+		// the whole next state is made from it and encoded.
+		var err error
+		if next, err = out.wholeNext(); err != nil {
+			return err
+		}
 	}
-	b, enc, err := encodeStateReusing(out.next, prev, prevObjs, touched)
+	b, enc, err := encodeStateReusing(next, prev, prevObjs, touched)
 	if err != nil {
 		se := &StateError{Op: "save", Err: err}
 		if f, ok := s.store.(*FileStore); ok {
@@ -126,28 +235,34 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 	}
 	if cap(b)-len(b) > len(b)/8 {
 		b = bytes.Clone(b) // keep no spare capacity between runs
-		enc.buf = b
+		if enc != nil {
+			enc.buf = b
+		}
 	}
 	if err := es.saveEncoded(ctx, b); err != nil {
 		return err
 	}
-	saved := &savedState{st: out.next, size: len(b), sum: binary.BigEndian.Uint32(b[len(b)-4:]), enc: enc}
-	switch {
-	case fromBase && out.advance != nil && out.base == base:
-		saved.idx = out.advance()
-	case out.idx != nil:
-		saved.idx = out.idx
-	default:
-		saved.idx = buildIndex(s.cfg, out.next)
+	if s.opts.noKeep || enc == nil {
+		return nil
 	}
-	if out.withheld {
+	saved := &savedState{wm: next.Watermark, size: len(b), sum: binary.BigEndian.Uint32(b[len(b)-4:]), enc: enc}
+	switch {
+	case enc.collide:
+		// Objects named by the same hash: no index, every run plans in
+		// full (a 64-bit hash makes this a curiosity).
+	case delta && fromBase && out.advance != nil:
+		saved.idx = out.advance()
+	case delta:
+		saved.idx = buildIndex(s.cfg, next)
+	default:
+		saved.idx = buildIndex(s.cfg, next)
+	}
+	if saved.idx != nil && out.withheld {
 		saved.idx.pending = true
 	}
 	if _, mem := s.store.(*MemoryStore); !mem {
 		enc.buf = nil // the file holds it; read back and checked by the next run
 	}
-	if !s.opts.noKeep {
-		s.saved = saved
-	}
+	s.saved = saved
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,7 +64,7 @@ func TestSavedStateReusedWhileMemoryStoreHoldsIt(t *testing.T) {
 	assert.Equal(t, int64(99), r.from[len(r.from)-1].USN, "the read starts from the stored watermark")
 	loaded, err := store.Load(ctx)
 	require.NoError(t, err)
-	require.Equal(t, loaded, r.s.saved.st, "the state saved after decoding is the one kept")
+	require.Equal(t, loaded, keptState(t, r.s), "the state saved after decoding is the one kept")
 	assert.True(t, r.reused(t, 4), "and the state saved then is kept again")
 }
 
@@ -75,7 +76,7 @@ func TestSavedStateReusedWhileFileHoldsIt(t *testing.T) {
 		require.True(t, r.reused(t, round), "round %d", round)
 		loaded, err := NewFileStore(path).Load(ctx)
 		require.NoError(t, err)
-		require.Equal(t, loaded, r.s.saved.st, "round %d: the file holds the kept state", round)
+		require.Equal(t, loaded, keptState(t, r.s), "round %d: the file holds the kept state", round)
 	}
 
 	// Replaced by another writer (same length is likely: one object's
@@ -88,7 +89,7 @@ func TestSavedStateReusedWhileFileHoldsIt(t *testing.T) {
 	assert.Equal(t, int64(77), r.from[len(r.from)-1].USN)
 	loaded, err = NewFileStore(path).Load(ctx)
 	require.NoError(t, err)
-	require.Equal(t, loaded, r.s.saved.st)
+	require.Equal(t, loaded, keptState(t, r.s))
 
 	// Damaged in place, length kept: refused as before, nothing written.
 	b, err := os.ReadFile(path)
@@ -132,7 +133,7 @@ func TestPlanCannotChangeTheKeptState(t *testing.T) {
 	got := r.target.users[id]
 	assert.Equal(t, map[string][]string{"title": {"Chef"}}, got.Attributes)
 	assert.Equal(t, []string{"x5@example.com"}, got.Aliases)
-	assert.Equal(t, map[string][]string{"title": {"Chef"}}, r.s.saved.st.Objects[id].Source.Attributes)
+	assert.Equal(t, map[string][]string{"title": {"Chef"}}, keptState(t, r.s).Objects[id].Source.Attributes)
 }
 
 // wrappedStore embeds a MemoryStore and counts its own Load and Save.
@@ -196,4 +197,92 @@ func TestWithoutKeptState(t *testing.T) {
 	b, err := plain.target.Snapshot(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, a, b)
+}
+
+// TestKeptStateHoldsNoDecodedRecords: between runs a Syncer keeps the
+// encoding, where its records lie and the index, never a decoded object,
+// whether the run planned incrementally, in full from the kept state, or
+// from a state it decoded from the store, and after Plan.
+func TestKeptStateHoldsNoDecodedRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, store := range []StateStore{NewMemoryStore(), NewFileStore(filepath.Join(t.TempDir(), "state"))} {
+		r := newCacheRig(t, store)
+		assert.Zero(t, keptDecoded(r.s), "after the first run")
+		require.True(t, r.reused(t, 1))
+		assert.Zero(t, keptDecoded(r.s), "after an incremental run")
+		require.NotNil(t, r.s.saved.idx)
+
+		// Planned, not applied: what the plan decoded is dropped too.
+		r.res = syntheticChanges(r.full, 2, 3)
+		plan, err := r.s.Plan(ctx)
+		require.NoError(t, err)
+		require.Len(t, plan.Changes, 3)
+		assert.Zero(t, keptDecoded(r.s), "after Plan")
+
+		// A read listing what is present: planned in full from the kept
+		// encoding, decoded whole for that run only.
+		r.res = syntheticChanges(r.full, 3, 3)
+		r.res.present = map[string]string{}
+		for id := range r.full.records {
+			r.res.present[id] = ""
+		}
+		rep, err := r.s.Run(ctx)
+		require.NoError(t, err)
+		assert.Len(t, rep.Updated, 3)
+		assert.Zero(t, keptDecoded(r.s), "after a run planned in full")
+
+		// After a restart: decoded from the store, then kept lean.
+		s2, err := NewSyncer(r.s.cfg, r.target, store)
+		require.NoError(t, err)
+		s2.readFn = r.s.readFn
+		r.s = s2
+		require.False(t, r.reused(t, 4), "decoded from the store")
+		assert.Zero(t, keptDecoded(r.s), "after a run on a decoded state")
+		require.True(t, r.reused(t, 5))
+		assert.Zero(t, keptDecoded(r.s))
+	}
+}
+
+// TestKeptStateRetainsLittle: what a Syncer keeps between runs beyond its
+// store, measured on the live heap, stays far below the decoded state's
+// size (about 1 KiB per object with its records).
+func TestKeptStateRetainsLittle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 20,000 users")
+	}
+	const n = 20000
+	store := NewMemoryStore()
+	s, err := NewSyncer(Config{Host: "ldap.example.test", RootDN: "DC=x", MaxSyncDeletions: 5}, NewMemoryTarget(), store)
+	require.NoError(t, err)
+	full := syntheticRead(n)
+	for round := range 2 {
+		res := full
+		if round > 0 {
+			res = syntheticChanges(full, round, 10)
+		}
+		s.readFn = func(context.Context, Watermark, func(string) bool) (*readResult, string, error) { return res, "h", nil }
+		rep, err := s.Run(context.Background())
+		require.NoError(t, err)
+		if round > 0 {
+			require.Equal(t, SyncIncremental, rep.Mode)
+		}
+	}
+	full = nil
+	objects := float64(len(s.saved.enc.spans))
+	require.Greater(t, objects, float64(n))
+	with := liveHeap()
+	s.saved = nil
+	without := liveHeap()
+	perObject := (float64(with) - float64(without)) / objects
+	t.Logf("kept state: %.0f B/object beyond the store's %d B/object", perObject, len(store.state)/int(objects))
+	assert.Less(t, perObject, 200.0, "spans and index only")
+	runtime.KeepAlive(s) // (and its target)
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -2,12 +2,14 @@ package ldapsync
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -67,27 +69,42 @@ func encodeState(s State) ([]byte, error) {
 
 // stateEncoding says where each object's record lies in an encoded state,
 // so that the next save copies the records of unchanged objects instead of
-// encoding them again.
+// encoding them again, and so that a kept state decodes the records of the
+// objects a plan touches only. The records are written in the order of
+// their IDs' hashes (see keyHash), which is the order of spans: an object
+// is found by binary search, its ID compared in buf.
 type stateEncoding struct {
-	buf   []byte              // the encoded state; nil when not at hand
-	order []*encSpan          // the object records in buf order
-	byID  map[string]*encSpan // the same, by object ID
+	buf   []byte    // the encoded state; nil when not at hand
+	spans []encSpan // the object records, by ID hash
+	// collide: two objects have the same ID hash (an index referring to
+	// objects by ID hash cannot be kept).
+	collide bool
 }
 
 // encSpan is where one object record lies in an encoding: buf[off:off+n].
 type encSpan struct {
-	off  int
-	n    int32
-	dead bool // scratch of spliceState
+	h   uint64 // keyHash of the object's ID
+	off uint32
+	n   uint32
 }
 
+// keySeed seeds keyHash for the life of the process.
+var keySeed = maphash.MakeSeed()
+
+// keyHash hashes an object ID, an address or a normalised DN for the
+// indexes of a kept state.
+func keyHash(s string) uint64 { return maphash.String(keySeed, s) }
+
+// maxEncoding is the largest encoding whose records spans can locate.
+const maxEncoding = math.MaxUint32
+
 // encodeStateReusing writes s in the version 2 encoding and says where
-// its records lie. With prev, the encoding of the state with objects
-// prevObjs (buf at hand; those objects are never modified), the record of
-// every object equal to the one encoded is copied from prev.buf. With
-// touched as well (not nil), the objects outside it are known to be those
-// of prevObjs: they are copied in blocks without being looked at, and
-// prev is consumed (its spans are reused) whatever the outcome.
+// its records lie (nil beyond maxEncoding). With prev, the encoding of the
+// state with objects prevObjs (buf at hand; those objects are never
+// modified), the record of every object equal to the one encoded is copied
+// from prev.buf. With touched as well (not nil), s holds the objects of
+// touched still present only: every other object is one of prev, copied
+// in blocks without being looked at.
 func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*ObjectState, touched []string) ([]byte, *stateEncoding, error) {
 	if prev != nil && prev.buf == nil {
 		prev = nil
@@ -110,32 +127,56 @@ func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*Objec
 	e.b = append(e.b, stateMagic...)
 	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
 	e.b = append(e.b, hdr...)
-	enc := &stateEncoding{order: make([]*encSpan, 0, len(s.Objects)), byID: make(map[string]*encSpan, len(s.Objects))}
-	spans := make([]encSpan, len(s.Objects))
-	i := 0
+	type keyed struct {
+		h  uint64
+		id string
+		o  *ObjectState
+	}
+	keys := make([]keyed, 0, len(s.Objects))
 	for id, o := range s.Objects {
-		sp := &spans[i]
-		i++
-		sp.off = len(e.b)
-		if old := prev.span(id); old != nil {
-			if po := prevObjs[id]; po == o || po != nil && *po == *o {
-				e.b = append(e.b, prev.buf[old.off:old.off+int(old.n)]...)
-			} else {
-				e.object(id, o)
+		keys = append(keys, keyed{keyHash(id), id, o})
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return cmp.Compare(a.h, b.h) })
+	enc := &stateEncoding{spans: make([]encSpan, len(keys))}
+	j := 0 // prev.spans before j hash below the key: both are in hash order
+	for i, k := range keys {
+		o := k.o
+		off := len(e.b)
+		copied := false
+		if prev != nil {
+			for j < len(prev.spans) && prev.spans[j].h < k.h {
+				j++
 			}
-		} else {
-			e.object(id, o)
+			for l := j; l < len(prev.spans) && prev.spans[l].h == k.h; l++ {
+				if !prev.idIs(l, k.id) {
+					continue
+				}
+				if po := prevObjs[k.id]; po == o || po != nil && *po == *o {
+					old := prev.spans[l]
+					e.b = append(e.b, prev.buf[old.off:old.off+old.n]...)
+					copied = true
+				}
+				break
+			}
 		}
-		sp.n = int32(len(e.b) - sp.off)
-		enc.order = append(enc.order, sp)
-		enc.byID[id] = sp
+		if !copied {
+			e.object(k.id, o)
+		}
+		enc.spans[i] = encSpan{h: k.h, off: uint32(off), n: uint32(len(e.b) - off)}
+		if i > 0 && keys[i-1].h == k.h {
+			enc.collide = true
+		}
 	}
 	b := binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC))
+	if len(b) > maxEncoding {
+		return b, nil, nil
+	}
 	enc.buf = b
 	return b, enc, nil
 }
 
 // spliceState is encodeStateReusing's path for a known set of changes.
+// prev is left as it was.
 func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *stateEncoding, error) {
 	for _, id := range touched {
 		if o, ok := s.Objects[id]; ok {
@@ -144,40 +185,47 @@ func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *state
 			}
 		}
 	}
-	hdr, err := json.Marshal(stateHeader{Version: StateVersion, Watermark: s.Watermark, Objects: len(s.Objects)})
-	if err != nil {
-		return nil, nil, err
-	}
 	// The records of the touched objects, encoded apart first, so that
 	// the result is allocated at its size.
 	var fresh stateEncoder
 	type freshSpan struct {
-		id       string
+		h        uint64
 		off, end int
 	}
 	var news []freshSpan
-	dead := 0
+	dead := map[int]bool{}
+	deadBytes := 0
 	for _, id := range touched {
-		if sp := prev.byID[id]; sp != nil && !sp.dead {
-			sp.dead = true
-			dead += int(sp.n)
-			delete(prev.byID, id)
+		if j := prev.find(id); j >= 0 && !dead[j] {
+			dead[j] = true
+			deadBytes += int(prev.spans[j].n)
 		}
 		if o, ok := s.Objects[id]; ok {
 			off := len(fresh.b)
 			fresh.object(id, o)
-			news = append(news, freshSpan{id, off, len(fresh.b)})
+			news = append(news, freshSpan{keyHash(id), off, len(fresh.b)})
 		}
 	}
+	slices.SortFunc(news, func(a, b freshSpan) int { return cmp.Compare(a.h, b.h) })
+	count := len(prev.spans) - len(dead) + len(news)
+	hdr, err := json.Marshal(stateHeader{Version: StateVersion, Watermark: s.Watermark, Objects: count})
+	if err != nil {
+		return nil, nil, err
+	}
 	objStart := prev.objStart()
-	live := len(prev.buf) - 4 - objStart - dead
+	live := len(prev.buf) - 4 - objStart - deadBytes
 	var lenBuf [binary.MaxVarintLen64]byte
 	hl := binary.PutUvarint(lenBuf[:], uint64(len(hdr)))
-	b := make([]byte, 0, len(stateMagic)+hl+len(hdr)+live+len(fresh.b)+4)
+	size := len(stateMagic) + hl + len(hdr) + live + len(fresh.b) + 4
+	if size > maxEncoding {
+		// Too large for spans: encoded whole by the caller's next save.
+		return nil, nil, errors.New("state too large to splice")
+	}
+	b := make([]byte, 0, size)
 	b = append(b, stateMagic...)
 	b = append(b, lenBuf[:hl]...)
 	b = append(b, hdr...)
-	order := prev.order[:0]
+	enc := &stateEncoding{spans: make([]encSpan, 0, count), collide: prev.collide}
 	runStart, runEnd := -1, -1 // a block of live records of prev.buf still to copy
 	flush := func() {
 		if runStart >= 0 {
@@ -185,39 +233,127 @@ func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *state
 		}
 		runStart, runEnd = -1, -1
 	}
-	pos := len(b)
-	for _, sp := range prev.order {
-		if sp.dead {
+	add := func(h uint64, off, n int) {
+		if l := len(enc.spans); l > 0 && enc.spans[l-1].h == h {
+			enc.collide = true
+		}
+		enc.spans = append(enc.spans, encSpan{h: h, off: uint32(off), n: uint32(n)})
+	}
+	i, k := 0, 0
+	for i < len(prev.spans) || k < len(news) {
+		if k < len(news) && (i == len(prev.spans) || news[k].h < prev.spans[i].h) {
+			flush()
+			f := news[k]
+			add(f.h, len(b), f.end-f.off)
+			b = append(b, fresh.b[f.off:f.end]...)
+			k++
 			continue
 		}
-		if sp.off != runEnd {
-			flush()
-			runStart = sp.off
+		sp := prev.spans[i]
+		if dead[i] {
+			i++
+			continue
 		}
-		runEnd = sp.off + int(sp.n)
-		sp.off = pos
-		pos += int(sp.n)
-		order = append(order, sp)
+		if int(sp.off) != runEnd {
+			flush()
+			runStart, runEnd = int(sp.off), int(sp.off)
+		}
+		add(sp.h, len(b)+runEnd-runStart, int(sp.n))
+		runEnd += int(sp.n)
+		i++
 	}
 	flush()
-	base := len(b)
-	b = append(b, fresh.b...)
-	for _, f := range news {
-		sp := &encSpan{off: base + f.off, n: int32(f.end - f.off)}
-		order = append(order, sp)
-		prev.byID[f.id] = sp
-	}
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, stateCRC))
-	return b, &stateEncoding{buf: b, order: order, byID: prev.byID}, nil
+	enc.buf = b
+	return b, enc, nil
 }
 
-// span returns where the record of object id lies; nil when e is nil or
-// holds none.
-func (e *stateEncoding) span(id string) *encSpan {
-	if e == nil {
-		return nil
+// find returns the index in e.spans of the record of object id; -1 when
+// e is nil or holds none.
+func (e *stateEncoding) find(id string) int {
+	if e == nil || e.buf == nil {
+		return -1
 	}
-	return e.byID[id]
+	h := keyHash(id)
+	i, _ := slices.BinarySearchFunc(e.spans, h, func(sp encSpan, h uint64) int { return cmp.Compare(sp.h, h) })
+	for ; i < len(e.spans) && e.spans[i].h == h; i++ {
+		if e.idIs(i, id) {
+			return i
+		}
+	}
+	return -1
+}
+
+// byHash returns the index in e.spans of the only record whose ID hashes
+// to h; -1 when there is none.
+func (e *stateEncoding) byHash(h uint64) int {
+	i, ok := slices.BinarySearchFunc(e.spans, h, func(sp encSpan, h uint64) int { return cmp.Compare(sp.h, h) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// rawID returns the encoded ID of record i: its tag and bytes.
+func (e *stateEncoding) rawID(i int) (byte, []byte) {
+	sp := e.spans[i]
+	r := e.buf[sp.off : sp.off+sp.n]
+	if len(r) == 0 {
+		return 0xff, nil
+	}
+	switch r[0] {
+	case tagUUID:
+		if len(r) >= 17 {
+			return tagUUID, r[1:17]
+		}
+	case tagString:
+		n, k := binary.Uvarint(r[1:])
+		if k > 0 && n <= uint64(len(r)-1-k) {
+			return tagString, r[1+k : 1+k+int(n)]
+		}
+	}
+	return 0xff, nil
+}
+
+// idIs reports whether record i is that of object id.
+func (e *stateEncoding) idIs(i int, id string) bool {
+	tag, v := e.rawID(i)
+	switch tag {
+	case tagUUID:
+		u, ok := parseUUID(id)
+		return ok && bytes.Equal(u[:], v)
+	case tagString:
+		return string(v) == id
+	}
+	return false
+}
+
+// idAt returns the object ID of record i.
+func (e *stateEncoding) idAt(i int) string {
+	tag, v := e.rawID(i)
+	switch tag {
+	case tagUUID:
+		return formatUUID(v)
+	case tagString:
+		return string(v)
+	}
+	return ""
+}
+
+// objectAt decodes record i: the object's ID and state. Its strings are
+// slices of one copy of the record.
+func (e *stateEncoding) objectAt(i int) (string, *ObjectState, error) {
+	sp := e.spans[i]
+	d := stateDecoder{s: string(e.buf[sp.off : sp.off+sp.n])}
+	o := &ObjectState{}
+	id := d.object(o, nil)
+	if d.err == nil && d.off != len(d.s) {
+		d.fail(errors.New("data after the record"))
+	}
+	if d.err != nil {
+		return "", nil, fmt.Errorf("object %d: %w", i, d.err)
+	}
+	return id, o, nil
 }
 
 // objStart returns the offset of the first object record in e.buf.
@@ -447,55 +583,21 @@ func decodeStateV2Spans(b []byte, spans bool) (State, *stateEncoding, error) {
 	}
 	objs := make([]ObjectState, hdr.Objects)
 	var enc *stateEncoding
-	var slab []encSpan
-	if spans {
-		enc = &stateEncoding{buf: b, order: make([]*encSpan, 0, hdr.Objects), byID: make(map[string]*encSpan, hdr.Objects)}
-		slab = make([]encSpan, hdr.Objects)
+	if spans && len(b) <= maxEncoding {
+		enc = &stateEncoding{buf: b, spans: make([]encSpan, hdr.Objects)}
 	}
 	var recs []Record
 	for i := range objs {
 		start := d.off
-		id := d.id()
 		o := &objs[i]
-		flags := d.byte()
-		o.AppliedDisabled = flags&objAppliedDisabled != 0
-		o.Applied = d.fp(false, "")
-		switch k := d.byte(); k {
-		case kindString:
-			o.AppliedKind = d.str()
-		default:
-			o.AppliedKind = kindName(k, &d)
-		}
-		o.Wanted = d.fp(true, o.Applied)
-		if flags&objHasSource != 0 {
+		id := d.object(o, func() *Record {
 			if len(recs) == 0 {
 				recs = make([]Record, min(hdr.Objects-i, 4096))
 			}
 			r := &recs[0]
 			recs = recs[1:]
-			r.Kind = kindName(d.byte(), &d)
-			r.Disabled = d.byte()&recDisabled != 0
-			r.DN = d.str()
-			r.Email = d.str()
-			r.Aliases = d.strs()
-			r.Problems = d.strs()
-			r.DisplayName = d.str()
-			if na := d.count(2); na > 0 {
-				r.Attributes = make(map[string][]string, na)
-				for range na {
-					k := d.str()
-					r.Attributes[k] = d.strs()
-				}
-			}
-			if nm := d.count(2); nm > 0 {
-				r.Members = make([]string, nm)
-				for j := range r.Members {
-					r.Members[j] = d.id()
-				}
-			}
-			r.MemberDNs = d.strs()
-			o.Source = r
-		}
+			return r
+		})
 		if d.err != nil {
 			return State{}, nil, fmt.Errorf("object %d: %w", i, d.err)
 		}
@@ -504,10 +606,18 @@ func decodeStateV2Spans(b []byte, spans bool) (State, *stateEncoding, error) {
 		}
 		st.Objects[id] = o
 		if enc != nil {
-			sp := &slab[i]
-			sp.off, sp.n = start, int32(d.off-start)
-			enc.order = append(enc.order, sp)
-			enc.byID[id] = sp
+			enc.spans[i] = encSpan{h: keyHash(id), off: uint32(start), n: uint32(d.off - start)}
+		}
+	}
+	if enc != nil {
+		less := func(a, b encSpan) int { return cmp.Compare(a.h, b.h) }
+		if !slices.IsSortedFunc(enc.spans, less) {
+			slices.SortFunc(enc.spans, less)
+		}
+		for i := 1; i < len(enc.spans); i++ {
+			if enc.spans[i-1].h == enc.spans[i].h {
+				enc.collide = true
+			}
 		}
 	}
 	if d.off != len(d.s) {
@@ -517,6 +627,53 @@ func decodeStateV2Spans(b []byte, spans bool) (State, *stateEncoding, error) {
 		return State{}, nil, err
 	}
 	return st, enc, nil
+}
+
+// object decodes one object record into o and returns its ID; rec
+// supplies the record (nil: one of its own).
+func (d *stateDecoder) object(o *ObjectState, rec func() *Record) string {
+	id := d.id()
+	flags := d.byte()
+	o.AppliedDisabled = flags&objAppliedDisabled != 0
+	o.Applied = d.fp(false, "")
+	switch k := d.byte(); k {
+	case kindString:
+		o.AppliedKind = d.str()
+	default:
+		o.AppliedKind = kindName(k, d)
+	}
+	o.Wanted = d.fp(true, o.Applied)
+	if flags&objHasSource != 0 {
+		var r *Record
+		if rec != nil {
+			r = rec()
+		} else {
+			r = &Record{}
+		}
+		r.Kind = kindName(d.byte(), d)
+		r.Disabled = d.byte()&recDisabled != 0
+		r.DN = d.str()
+		r.Email = d.str()
+		r.Aliases = d.strs()
+		r.Problems = d.strs()
+		r.DisplayName = d.str()
+		if na := d.count(2); na > 0 {
+			r.Attributes = make(map[string][]string, na)
+			for range na {
+				k := d.str()
+				r.Attributes[k] = d.strs()
+			}
+		}
+		if nm := d.count(2); nm > 0 {
+			r.Members = make([]string, nm)
+			for j := range r.Members {
+				r.Members[j] = d.id()
+			}
+		}
+		r.MemberDNs = d.strs()
+		o.Source = r
+	}
+	return id
 }
 
 type stateDecoder struct {

@@ -48,10 +48,11 @@ func WithFullSyncEvery(d time.Duration) Option { return func(o *syncOptions) { o
 // WithoutKeptState makes a [Syncer] keep nothing between runs: every run
 // decodes the state from its store and plans over every object, as with
 // a store of another type. It trades CPU for memory: by default a Syncer
-// on a [MemoryStore] or [FileStore] keeps the state it saved last in
-// memory, with an index of its records (in the order of 1 KiB per
-// directory object on top of the store), so that an incremental run costs
-// in proportion to the changes instead of to the directory.
+// on a [MemoryStore] or [FileStore] keeps where the records of the state
+// it saved last lie in the store's encoding, with an index of them (in
+// the order of 100 bytes per directory object on top of the store; no
+// decoded record), so that an incremental run costs in proportion to the
+// changes instead of to the directory.
 func WithoutKeptState() Option { return func(o *syncOptions) { o.noKeep = true } }
 
 // WithResolver sets the resolver for directory host names (default
@@ -161,7 +162,12 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 		wm = Watermark{}
 	}
 	known := func(id string) bool {
-		o := prev.Objects[id]
+		var o *ObjectState
+		if base != nil {
+			o = base.object(id) // prev.Objects is not decoded for a kept state
+		} else {
+			o = prev.Objects[id]
+		}
 		return o != nil && o.Source != nil
 	}
 	read := s.read
@@ -200,6 +206,20 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 	}
 	out := computeIncremental(s.cfg, prev, base, res, snapshot)
 	if out == nil {
+		if base != nil {
+			// Planned in full: the whole state, decoded from the kept
+			// encoding unless loaded by this run.
+			if prev, err = base.state(); err != nil {
+				var se *StateError
+				if errors.As(err, &se) {
+					if f, ok := s.store.(*FileStore); ok {
+						se.Path = f.path
+					}
+				}
+				s.saved = nil
+				return nil, err
+			}
+		}
 		out = compute(s.cfg, prev, res, snapshot)
 	}
 	return &prepared{host: host, out: out, base: base}, nil
@@ -270,6 +290,9 @@ func (s *Syncer) Plan(ctx context.Context) (*Plan, error) {
 	p, err := s.prepare(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if p.base != nil {
+		defer p.base.release() // nothing decoded is kept between runs
 	}
 	out := p.out
 	plan := &Plan{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}

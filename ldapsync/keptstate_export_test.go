@@ -1,0 +1,71 @@
+package ldapsync
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// keptState decodes the state s keeps between runs through its spans,
+// record by record (reading the store when the encoding is not kept in
+// memory), checking that every record is found where the spans say.
+func keptState(t *testing.T, s *Syncer) State {
+	t.Helper()
+	c := s.saved
+	require.NotNil(t, c, "a state is kept")
+	buf := c.enc.buf
+	if buf == nil {
+		b, _, err := encodedStoreOf(s.store).storedBytes(context.Background())
+		require.NoError(t, err)
+		require.True(t, c.holds(b), "the store holds the kept state")
+		buf = b
+	}
+	enc := *c.enc
+	enc.buf = buf
+	require.True(t, slices.IsSortedFunc(enc.spans, func(a, b encSpan) int {
+		if a.h < b.h {
+			return -1
+		}
+		if a.h > b.h {
+			return 1
+		}
+		return 0
+	}), "spans in hash order")
+	st := State{Version: StateVersion, Watermark: c.wm}
+	for i, sp := range enc.spans {
+		id, o, err := enc.objectAt(i)
+		require.NoError(t, err)
+		require.Equal(t, keyHash(id), sp.h)
+		require.Equal(t, i, enc.find(id))
+		if st.Objects == nil {
+			st.Objects = map[string]*ObjectState{}
+		}
+		st.Objects[id] = o
+	}
+	return st
+}
+
+// keptDecoded counts the objects and records s keeps decoded between
+// runs.
+func keptDecoded(s *Syncer) (objects int) {
+	if s.saved == nil {
+		return 0
+	}
+	if s.saved.full != nil {
+		objects += len(s.saved.full.Objects)
+	}
+	return objects + len(s.saved.objs)
+}
+
+// wholeNextOf returns the whole state an outcome saves.
+func wholeNextOf(t *testing.T, out *outcome) State {
+	t.Helper()
+	if out.base == nil {
+		return out.next
+	}
+	next, err := out.wholeNext()
+	require.NoError(t, err)
+	return next
+}
