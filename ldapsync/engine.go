@@ -33,6 +33,9 @@ type outcome struct {
 	base    *savedState
 	touched []string
 	advance func() *planIndex
+	// idx indexes next after a full plan (see planIndex); pending is
+	// set when it is saved with removals withheld.
+	idx *planIndex
 }
 
 // compute merges a read into the previous state, applies the policies and
@@ -86,11 +89,18 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
 	}
 	userAt := make([]*User, len(ids)) // users[ids[i]], without the lookup
+	// What the next run needs to plan an incremental read (planIndex),
+	// made along: hashes[i] is keyHash(ids[i]).
+	idx := &planIndex{policy: policyKey(cfg), pol: pol, claims: newMultimap(len(view)), memberOf: newMultimap(len(view)),
+		unresolved: newMultimap(0), skipped: map[uint64]struct{}{}}
+	hashes := make([]uint64, len(ids))
 	for i, id := range ids {
 		rec := view[id]
+		hashes[i] = keyHash(id)
 		switch pol.classify(rec) {
 		case wantSkip:
 			skip(id, rec, pol.skipReason(rec))
+			idx.skipped[hashes[i]] = struct{}{}
 		case wantUser:
 			userSlab = append(userSlab, pol.user(id, rec))
 			users[id] = &userSlab[len(userSlab)-1]
@@ -102,9 +112,24 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 
 	// 3. Duplicate addresses: every object claiming an address another
 	// object also claims is held (left as the target has it) and reported.
-	// first holds the first claimant of every address, claims every
-	// claimant of the addresses claimed more than once.
-	first := make(map[string]string, len(view))
+	// idx.claims has every claim by hashes: the addresses whose hash has
+	// more than one claimant are claimed again by name, first holding
+	// the first claimant of each, claims every claimant of those claimed
+	// more than once.
+	forEachClaim := func(f func(i int, a string)) {
+		for i, id := range ids {
+			if u := userAt[i]; u != nil {
+				f(i, u.Email)
+				for _, a := range u.Aliases {
+					f(i, a)
+				}
+			} else if g := groups[id]; g != nil && g.Email != "" {
+				f(i, g.Email)
+			}
+		}
+	}
+	forEachClaim(func(i int, a string) { idx.claims.addOnce(keyHash(a), hashes[i]) })
+	first := map[string]string{}
 	claims := map[string][]string{}
 	claim := func(id, a string) {
 		f, ok := first[a]
@@ -126,15 +151,12 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		claims[a] = append(c, id)
 	}
-	for i, id := range ids {
-		if u := userAt[i]; u != nil {
-			claim(id, u.Email)
-			for _, a := range u.Aliases {
-				claim(id, a)
+	if len(idx.claims.more) > 0 {
+		forEachClaim(func(i int, a string) {
+			if _, ok := idx.claims.more[keyHash(a)]; ok {
+				claim(ids[i], a)
 			}
-		} else if g := groups[id]; g != nil && g.Email != "" {
-			claim(id, g.Email)
-		}
+		})
 	}
 	memberOf := newMemberIndex(len(view))
 	held := map[string]bool{}
@@ -209,13 +231,17 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		return false
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		g := groups[id]
 		if g == nil {
 			continue
 		}
+		for _, d := range view[id].MemberDNs {
+			idx.unresolved.add(keyHash(normDN(d)), hashes[i])
+		}
 		for _, m := range view[id].Members {
 			memberOf.add(m, id)
+			idx.memberOf.add(keyHash(m), hashes[i])
 			if linked(m) {
 				g.Members = append(g.Members, m)
 			}
@@ -356,6 +382,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
+	out.idx = idx
 	// Nothing at all in scope, and several objects merely absent (not
 	// named deleted by a tombstone, DirSync or content sync): lost read
 	// access looks exactly like that. (One object leaving a scope that

@@ -252,8 +252,8 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 		// full (a 64-bit hash makes this a curiosity).
 	case delta && fromBase && out.advance != nil:
 		saved.idx = out.advance()
-	case delta:
-		saved.idx = buildIndex(s.cfg, next)
+	case !delta && out.idx != nil:
+		saved.idx = out.idx
 	default:
 		saved.idx = buildIndex(s.cfg, next)
 	}
