@@ -34,8 +34,14 @@ type outcome struct {
 	touched []string
 	advance func() *planIndex
 	// idx indexes next after a full plan (see planIndex); pending is
-	// set when it is saved with removals withheld.
-	idx *planIndex
+	// set when it is saved with removals withheld. ids are next's objects
+	// in scope, hashes their keyHash, held the objects held for a
+	// duplicate address.
+	idx    *planIndex
+	ids    []string
+	hashes []uint64
+	held   []string
+	byHash map[uint64][]string // (see idOf)
 }
 
 // compute merges a read into the previous state, applies the policies and
@@ -382,7 +388,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
-	out.idx = idx
+	out.idx, out.ids, out.hashes, out.held = idx, ids, hashes, sortedKeys(held)
 	// Nothing at all in scope, and several objects merely absent (not
 	// named deleted by a tombstone, DirSync or content sync): lost read
 	// access looks exactly like that. (One object leaving a scope that
@@ -598,4 +604,22 @@ func (x memberIndex) groups(dst []string, m string) []string {
 		return dst
 	}
 	return append(append(dst, f), x.more[m]...)
+}
+
+// idOf returns the IDs of a full plan's objects whose IDs hash to hs.
+func (o *outcome) idOf(hs []uint64) []string {
+	if len(hs) == 0 {
+		return nil
+	}
+	if o.byHash == nil {
+		o.byHash = make(map[uint64][]string, len(o.ids))
+		for i, h := range o.hashes {
+			o.byHash[h] = append(o.byHash[h], o.ids[i])
+		}
+	}
+	var out []string
+	for _, h := range hs {
+		out = append(out, o.byHash[h]...)
+	}
+	return out
 }

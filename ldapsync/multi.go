@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -176,28 +178,55 @@ func conflictWarning(c AddressConflict) string {
 }
 
 // conflicts finds addresses that objects of more than one integration hold
-// linked after this round.
+// linked after this round. The addresses an integration may claim are
+// known by hash from its plan's address index (see claimSource); only the
+// objects holding an address some other integration may claim too are
+// looked at, so an incremental round costs no pass over every object.
 func (m *Multi) conflicts(prepared []*prepared) []AddressConflict {
-	claims := map[string][]AddressClaim{}
+	var srcs []*claimSource
 	for i, p := range prepared {
-		if p == nil {
-			continue
+		if p != nil {
+			srcs = append(srcs, newClaimSource(m.names[i], m.syncers[i].cfg, p.out))
 		}
-		cfg := m.syncers[i].cfg
-		for _, id := range sortedKeys(p.out.next.Objects) {
-			o := p.out.next.Objects[id]
-			if o.Applied == "" || o.Source == nil {
-				continue
+	}
+	if len(srcs) < 2 {
+		return nil
+	}
+	// The address hashes more than one integration may claim.
+	shared := map[uint64]bool{}
+	for i, s := range srcs {
+		others := func(h uint64) bool {
+			for j, o := range srcs {
+				if j != i && o.mayClaim(h) {
+					return true
+				}
 			}
-			addrs := []string{o.Source.Email}
-			if o.AppliedKind != KindGroup {
-				addrs = append(addrs, o.Source.Aliases...)
+			return false
+		}
+		s.eachClaim(func(h uint64) {
+			if !shared[h] && others(h) {
+				shared[h] = true
 			}
-			for _, a := range addrs {
-				if a == "" || !domainAllowed(cfg, a) {
+		})
+	}
+	claims := map[string][]AddressClaim{}
+	for _, h := range slices.Sorted(maps.Keys(shared)) {
+		for _, s := range srcs {
+			for _, id := range s.claimants(h) {
+				o := s.object(id)
+				if o == nil || o.Applied == "" || o.Source == nil {
 					continue
 				}
-				claims[a] = append(claims[a], AddressClaim{Integration: m.names[i], ID: id, DN: o.Source.DN})
+				addrs := []string{o.Source.Email}
+				if o.AppliedKind != KindGroup {
+					addrs = append(addrs, o.Source.Aliases...)
+				}
+				for _, a := range addrs {
+					if a == "" || keyHash(a) != h || !domainAllowed(s.cfg, a) {
+						continue
+					}
+					claims[a] = append(claims[a], AddressClaim{Integration: s.name, ID: id, DN: o.Source.DN})
+				}
 			}
 		}
 	}
@@ -215,6 +244,129 @@ func (m *Multi) conflicts(prepared []*prepared) []AddressConflict {
 		out = append(out, AddressConflict{Address: a, Claims: c})
 	}
 	return out
+}
+
+// claimSource is what one integration's plan says of the addresses its
+// objects hold linked after the round, by keyHash of the address: every
+// linked object claims its addresses in the index (idx, of the next state
+// for a full plan, of the saved state for an incremental one), except the
+// objects listed one by one in extra (an incremental plan's objects
+// planned again; a full plan's held objects and removals).
+type claimSource struct {
+	name  string
+	cfg   Config
+	out   *outcome
+	idx   *planIndex
+	base  *savedState // incremental: the state planned from
+	extra map[uint64][]string
+	// all: no index; every object is looked at (byHash, built once).
+	all    bool
+	byHash map[uint64][]string
+}
+
+func newClaimSource(name string, cfg Config, out *outcome) *claimSource {
+	s := &claimSource{name: name, cfg: cfg, out: out, extra: map[uint64][]string{}}
+	var extra []string
+	switch {
+	case out.base != nil && out.base.idx != nil:
+		s.base, s.idx = out.base, out.base.idx
+		extra = out.touched
+	case out.idx != nil:
+		s.idx = out.idx
+		extra = append(extra, out.held...)
+		for _, c := range out.removals {
+			extra = append(extra, c.ID)
+		}
+	default:
+		s.all = true
+		s.byHash = map[uint64][]string{}
+		for _, id := range sortedKeys(out.next.Objects) {
+			s.addExtra(s.byHash, id)
+		}
+		return s
+	}
+	for _, id := range extra {
+		s.addExtra(s.extra, id)
+	}
+	return s
+}
+
+// addExtra lists id under the hashes of the addresses it holds linked.
+func (s *claimSource) addExtra(m map[uint64][]string, id string) {
+	o := s.object(id)
+	if o == nil || o.Applied == "" || o.Source == nil {
+		return
+	}
+	add := func(a string) {
+		if a == "" {
+			return
+		}
+		h := keyHash(a)
+		if l := m[h]; len(l) == 0 || l[len(l)-1] != id {
+			m[h] = append(l, id)
+		}
+	}
+	add(o.Source.Email)
+	if o.AppliedKind != KindGroup {
+		for _, a := range o.Source.Aliases {
+			add(a)
+		}
+	}
+}
+
+// object returns the state of object id after the round.
+func (s *claimSource) object(id string) *ObjectState {
+	if o, ok := s.out.next.Objects[id]; ok || s.base == nil {
+		return o
+	}
+	if _, planned := slices.BinarySearch(s.out.touched, id); planned {
+		return nil // planned again and gone
+	}
+	return s.base.object(id)
+}
+
+// mayClaim reports whether an object may hold an address hashing to h.
+func (s *claimSource) mayClaim(h uint64) bool {
+	if s.all {
+		return len(s.byHash[h]) > 0
+	}
+	_, ok := s.idx.claims.first[h]
+	return ok || len(s.extra[h]) > 0
+}
+
+// eachClaim calls f with every address hash an object may hold.
+func (s *claimSource) eachClaim(f func(h uint64)) {
+	if s.all {
+		for h := range s.byHash {
+			f(h)
+		}
+		return
+	}
+	for h := range s.idx.claims.first {
+		f(h)
+	}
+	for h := range s.extra {
+		f(h)
+	}
+}
+
+// claimants returns, sorted, the objects that may hold an address
+// hashing to h.
+func (s *claimSource) claimants(h uint64) []string {
+	var ids []string
+	if s.all {
+		ids = append(ids, s.byHash[h]...)
+	} else {
+		ids = append(ids, s.extra[h]...)
+		hs := s.idx.claims.values(nil, h)
+		if s.base != nil {
+			ids = append(ids, s.base.ids(hs)...)
+		} else {
+			ids = append(ids, s.out.idOf(hs)...)
+		}
+	}
+	sort.Strings(ids)
+	return slices.Compact(ids)
 }
 
 // domainAllowed applies FilterEmailDomains to one address.
