@@ -80,7 +80,9 @@ func TestMultiConflictsMatchWholeStates(t *testing.T) {
 			cfgs[i].Name = fmt.Sprintf("i%d", i)
 			s, err := NewSyncer(cfgs[i], NewMemoryTarget(), NewMemoryStore())
 			require.NoError(t, err)
-			s.readFn = func(context.Context, Watermark, func(string) bool) (*readResult, string, error) { return reads[i], "h", nil }
+			s.readFn = func(context.Context, Watermark, func(string) bool) (*readResult, string, error) {
+				return reads[i], "h", nil
+			}
 			m.syncers = append(m.syncers, s)
 			m.names = append(m.names, cfgs[i].Name)
 		}
