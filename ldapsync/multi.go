@@ -108,6 +108,7 @@ func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
 	for _, s := range m.syncers {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		defer s.dropDecoded()
 	}
 	rep := &MultiReport{Integrations: make([]IntegrationReport, len(m.syncers))}
 	prepared := make([]*prepared, len(m.syncers))

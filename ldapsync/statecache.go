@@ -116,6 +116,18 @@ func (c *savedState) state() (State, error) {
 // release drops what a run decoded.
 func (c *savedState) release() { c.full, c.objs, c.err = nil, nil, nil }
 
+// dropDecoded drops what the last run decoded from the state kept, and
+// the encoding read from a file: a run that failed or only planned keeps
+// no more between runs than one that saved.
+func (s *Syncer) dropDecoded() {
+	if c := s.saved; c != nil {
+		c.release()
+		if _, mem := s.store.(*MemoryStore); !mem {
+			c.enc.buf = nil
+		}
+	}
+}
+
 // count returns the number of objects of the saved state.
 func (c *savedState) count() int {
 	if c.full != nil {

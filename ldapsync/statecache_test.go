@@ -231,6 +231,15 @@ func TestKeptStateHoldsNoDecodedRecords(t *testing.T) {
 		assert.Len(t, rep.Updated, 3)
 		assert.Zero(t, keptDecoded(r.s), "after a run planned in full")
 
+		// A run whose target write fails saves nothing and keeps
+		// nothing it decoded either.
+		r.target.FailAfter(0)
+		r.res = syntheticChanges(r.full, 6, 3)
+		_, err = r.s.Run(ctx)
+		require.Error(t, err)
+		r.target.FailAfter(-1)
+		assert.Zero(t, keptDecoded(r.s), "after a failed run")
+
 		// After a restart: decoded from the store, then kept lean.
 		s2, err := NewSyncer(r.s.cfg, r.target, store)
 		require.NoError(t, err)

@@ -62,14 +62,15 @@ func WithResolver(r *net.Resolver) Option { return func(o *syncOptions) { o.reso
 // Syncer synchronises one directory into a [Target]. Runs of one Syncer
 // are serialised; use one Syncer (and one state store) per integration.
 //
-// With a [MemoryStore] or [FileStore], a Syncer keeps the state it saved
-// last in memory (unless [WithoutKeptState]), with an index of its
-// records: while the store provably
-// still holds that state (the same buffer; for a file, the same length and
-// CRC-32C, checked over the whole file), the next run plans from it
-// without loading it, an incremental read that names its changes is
-// planned over the objects those changes affect, and the save copies the
-// encoded records of unchanged objects. A state saved by anything else is
+// With a [MemoryStore] or [FileStore], a Syncer keeps where the records of
+// the state it saved last lie in the store's encoding (unless
+// [WithoutKeptState]), with an index of them, but no decoded record: while
+// the store provably still holds that state (the same buffer; for a file,
+// the same length and CRC-32C, checked over the whole file), the next run
+// plans from it without loading it, an incremental read that names its
+// changes is planned over the objects those changes affect (decoding
+// their records only), and the save copies the encoded records of
+// unchanged objects. A state saved by anything else is
 // loaded as usual. Other stores are loaded and saved whole on every run.
 type Syncer struct {
 	cfg    Config
@@ -287,12 +288,10 @@ func transient(err error) bool {
 func (s *Syncer) Plan(ctx context.Context) (*Plan, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropDecoded()
 	p, err := s.prepare(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if p.base != nil {
-		defer p.base.release() // nothing decoded is kept between runs
 	}
 	out := p.out
 	plan := &Plan{Mode: modeOf(out), Host: p.host, Skipped: out.skipped, Warnings: out.warnings}
@@ -346,6 +345,7 @@ func modeOf(o *outcome) SyncMode {
 func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropDecoded()
 	start := s.clock()
 	p, err := s.prepare(ctx)
 	if err != nil {
