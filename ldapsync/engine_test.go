@@ -209,6 +209,28 @@ func FuzzDecodeState(f *testing.F) {
 			back, err := decodeState(b, "")
 			require.NoError(t, err)
 			require.Equal(t, st, back)
+			// Every record is found and decoded where the spans say.
+			for i := range spans.spans {
+				id, o, err := spans.objectAt(i)
+				require.NoError(t, err)
+				require.Equal(t, st.Objects[id], o)
+				require.Equal(t, i, spans.find(id))
+			}
+			// Spliced with every other object encoded again: the same
+			// state.
+			delta := State{Version: StateVersion, Watermark: st.Watermark, Objects: map[string]*ObjectState{}}
+			var touched []string
+			for k, id := range sortedKeys(st.Objects) {
+				if k%2 == 0 {
+					touched = append(touched, id)
+					delta.Objects[id] = st.Objects[id]
+				}
+			}
+			b, _, err = encodeStateReusing(delta, spans, nil, touched)
+			require.NoError(t, err)
+			back, err = decodeState(b, "")
+			require.NoError(t, err)
+			require.Equal(t, st, back)
 		}
 		enc, err := encodeState(st)
 		if err != nil {
