@@ -115,3 +115,68 @@ func TestMultiConflictsMatchWholeStates(t *testing.T) {
 	assert.Greater(t, found, 100, "conflicts are found")
 	assert.Greater(t, incremental, 100, "in incremental rounds too")
 }
+
+// BenchmarkMultiConflicts measures finding the address conflicts of a
+// round of two integrations of 50,000 users each (10 users holding their
+// two addresses in both),
+// after a full round and after a round naming 10 changes in each.
+func BenchmarkMultiConflicts(b *testing.B) {
+	const n = 50000
+	ctx := context.Background()
+	fullA := syntheticRead(n)
+	fullB := &readResult{full: true, records: map[string]*Record{}, watermark: fullA.watermark}
+	for id, rec := range fullA.records {
+		c := *rec
+		if c.Kind == KindUser && c.DisplayName == "U" {
+			var i int
+			if _, err := fmt.Sscanf(c.DN, "CN=U%d,", &i); err == nil && i%(n/10) != 0 {
+				c.Email, c.Aliases = "b"+c.Email, nil
+			}
+		}
+		fullB.records[id] = &c
+	}
+	m := &Multi{}
+	reads := []*readResult{fullA, fullB}
+	for i, name := range []string{"a", "b"} {
+		s, err := NewSyncer(Config{Name: name, Host: "ldap.example.test", RootDN: "DC=x", MaxSyncDeletions: 5}, NewMemoryTarget(), NewMemoryStore())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.readFn = func(context.Context, Watermark, func(string) bool) (*readResult, string, error) {
+			return reads[i], "h", nil
+		}
+		m.syncers, m.names = append(m.syncers, s), append(m.names, name)
+	}
+	prepare := func(b *testing.B) []*prepared {
+		var ps []*prepared
+		for _, s := range m.syncers {
+			p, err := s.prepare(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	bench := func(b *testing.B, ps []*prepared) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if c := m.conflicts(ps); len(c) != 20 {
+				b.Fatalf("%d conflicts", len(c))
+			}
+		}
+	}
+	ps := prepare(b)
+	b.Run("full", func(b *testing.B) { bench(b, ps) })
+	for i, s := range m.syncers {
+		if _, err := s.commit(ctx, ps[i], s.clock(), ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reads[0], reads[1] = syntheticChanges(fullA, 1, 10), syntheticChanges(fullB, 1, 10)
+	ps = prepare(b)
+	if ps[0].out.base == nil {
+		b.Fatal("not planned incrementally")
+	}
+	b.Run("incremental", func(b *testing.B) { bench(b, ps) })
+}
