@@ -186,11 +186,3 @@ func (x multimap) values(dst []uint64, k uint64) []uint64 {
 	}
 	return append(append(dst, f), x.more[k]...)
 }
-
-// removeOne removes one occurrence of id from l.
-func removeOne(l []string, id string) []string {
-	if i := slices.Index(l, id); i >= 0 {
-		return slices.Delete(l, i, i+1)
-	}
-	return l
-}
