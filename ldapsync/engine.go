@@ -97,8 +97,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	userAt := make([]*User, len(ids)) // users[ids[i]], without the lookup
 	// What the next run needs to plan an incremental read (planIndex),
 	// made along: hashes[i] is keyHash(ids[i]).
-	idx := &planIndex{policy: policyKey(cfg), pol: pol, claims: newMultimap(len(view)), memberOf: newMultimap(len(view)),
-		unresolved: newMultimap(0), skipped: map[uint64]struct{}{}}
+	idx := &planIndex{policy: policyKey(cfg), pol: pol, claims: newMultimap(true, len(view)), memberOf: newMultimap(false, len(view)),
+		unresolved: newMultimap(false, 0), skipped: map[uint64]struct{}{}}
 	hashes := make([]uint64, len(ids))
 	for i, id := range ids {
 		rec := view[id]
@@ -134,7 +134,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			}
 		}
 	}
-	forEachClaim(func(i int, a string) { idx.claims.addOnce(keyHash(a), hashes[i]) })
+	forEachClaim(func(i int, a string) { idx.claims.put(keyHash(a), hashes[i]) })
+	idx.claims.freeze()
 	first := map[string]string{}
 	claims := map[string][]string{}
 	claim := func(id, a string) {
@@ -157,9 +158,9 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		claims[a] = append(c, id)
 	}
-	if len(idx.claims.more) > 0 {
+	if mk := idx.claims.multiKeys(); len(mk) > 0 {
 		forEachClaim(func(i int, a string) {
-			if _, ok := idx.claims.more[keyHash(a)]; ok {
+			if _, ok := slices.BinarySearch(mk, keyHash(a)); ok {
 				claim(ids[i], a)
 			}
 		})
@@ -243,11 +244,11 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			continue
 		}
 		for _, d := range view[id].MemberDNs {
-			idx.unresolved.add(keyHash(normDN(d)), hashes[i])
+			idx.unresolved.put(keyHash(normDN(d)), hashes[i])
 		}
 		for _, m := range view[id].Members {
 			memberOf.add(m, id)
-			idx.memberOf.add(keyHash(m), hashes[i])
+			idx.memberOf.put(keyHash(m), hashes[i])
 			if linked(m) {
 				g.Members = append(g.Members, m)
 			}
@@ -388,6 +389,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
 	})
 	out.next = next
+	idx.memberOf.freeze()
+	idx.unresolved.freeze()
 	out.idx, out.ids, out.hashes, out.held = idx, ids, hashes, sortedKeys(held)
 	// Nothing at all in scope, and several objects merely absent (not
 	// named deleted by a tombstone, DirSync or content sync): lost read

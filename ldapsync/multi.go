@@ -331,8 +331,7 @@ func (s *claimSource) mayClaim(h uint64) bool {
 	if s.all {
 		return len(s.byHash[h]) > 0
 	}
-	_, ok := s.idx.claims.first[h]
-	return ok || len(s.extra[h]) > 0
+	return len(s.extra[h]) > 0 || s.idx.claims.has(h)
 }
 
 // eachClaim calls f with every address hash an object may hold.
@@ -343,7 +342,7 @@ func (s *claimSource) eachClaim(f func(h uint64)) {
 		}
 		return
 	}
-	for h := range s.idx.claims.first {
+	for h := range s.idx.claims.keys {
 		f(h)
 	}
 	for h := range s.extra {

@@ -68,7 +68,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		if rec.Kind == KindGroup && len(rec.MemberDNs) > 0 {
 			toResolve = append(toResolve, id)
 		}
-		if len(idx.unresolved.first) > 0 {
+		if !idx.unresolved.empty() {
 			for _, g := range base.ids(idx.unresolved.values(nil, keyHash(normDN(rec.DN)))) {
 				if _, ch := changed[g]; !ch {
 					toResolve = append(toResolve, g)
@@ -140,8 +140,8 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	// The duplicates before the changes: the claimants of the addresses
 	// hashing alike, by address.
 	heldBefore := map[string]bool{}
-	dups := make(map[string][]string, len(idx.claims.more))
-	for ah := range idx.claims.more {
+	dups := map[string][]string{}
+	for _, ah := range idx.claims.multiKeys() {
 		byAddr := map[string][]string{}
 		for _, id := range base.ids(idx.claims.values(nil, ah)) {
 			heldBefore[id] = true

@@ -319,14 +319,10 @@ func assertSameIndex(t *testing.T, want, got *planIndex, msg string) {
 	assert.Equal(t, want.skipped, got.skipped, msg)
 	lists := func(x multimap) map[uint64][]uint64 {
 		out := map[uint64][]uint64{}
-		for k := range x.first {
-			v := x.values(nil, k)
-			slices.Sort(v)
-			out[k] = v
-		}
-		for k := range x.more {
-			if _, ok := x.first[k]; !ok {
-				out[k^1] = append([]uint64{0}, x.more[k]...) // (more without first)
+		for k := range x.keys {
+			if v := x.values(nil, k); len(v) > 0 {
+				slices.Sort(v)
+				out[k] = v
 			}
 		}
 		return out

@@ -1,9 +1,5 @@
 package ldapsync
 
-import (
-	"slices"
-)
-
 // planIndex indexes the records of a saved state for planning an
 // incremental read over the changed objects only (computeIncremental).
 // Every entry is a function of one record and the policies, so the index
@@ -40,18 +36,33 @@ type planIndex struct {
 
 // buildIndex indexes st for the policies of cfg.
 func buildIndex(cfg Config, st State) *planIndex {
-	idx := &planIndex{policy: policyKey(cfg), pol: newPolicies(cfg), claims: newMultimap(len(st.Objects)),
-		memberOf: newMultimap(len(st.Objects)), unresolved: newMultimap(0), skipped: map[uint64]struct{}{}}
+	idx := &planIndex{policy: policyKey(cfg), pol: newPolicies(cfg), claims: newMultimap(true, len(st.Objects)),
+		memberOf: newMultimap(false, len(st.Objects)), unresolved: newMultimap(false, 0), skipped: map[uint64]struct{}{}}
 	for id, o := range st.Objects {
 		if o.Source == nil {
 			idx.pending = true
 			continue
 		}
-		idx.add(id, o.Source)
+		rec, h := o.Source, keyHash(id)
+		if idx.pol.classify(rec) == wantSkip {
+			idx.skipped[h] = struct{}{}
+		}
+		idx.pol.claims(rec, func(a string) { idx.claims.put(keyHash(a), h) })
+		if rec.Kind == KindGroup {
+			for _, m := range rec.Members {
+				idx.memberOf.put(keyHash(m), h)
+			}
+			for _, d := range rec.MemberDNs {
+				idx.unresolved.put(keyHash(normDN(d)), h)
+			}
+		}
 		if o.Applied != "" && !idx.wanted(o.Source) {
 			idx.pending = true // linked, not wanted: a withheld removal
 		}
 	}
+	idx.claims.freeze()
+	idx.memberOf.freeze()
+	idx.unresolved.freeze()
 	return idx
 }
 
@@ -73,7 +84,7 @@ func (x *planIndex) add(id string, rec *Record) {
 	if x.pol.classify(rec) == wantSkip {
 		x.skipped[h] = struct{}{}
 	}
-	x.pol.claims(rec, func(a string) { x.claims.addOnce(keyHash(a), h) })
+	x.pol.claims(rec, func(a string) { x.claims.add(keyHash(a), h) })
 	if rec.Kind == KindGroup {
 		for _, m := range rec.Members {
 			x.memberOf.add(keyHash(m), h)
@@ -110,7 +121,7 @@ func (x *planIndex) remove(id string, rec *Record) {
 // be decoded.
 func (x *planIndex) dnIndex(base *savedState) *multimap {
 	if x.dn == nil {
-		dn := newMultimap(len(base.enc.spans))
+		dn := newMultimap(false, len(base.enc.spans))
 		for i, sp := range base.enc.spans {
 			_, o, err := base.enc.objectAt(i)
 			if err != nil {
@@ -118,71 +129,11 @@ func (x *planIndex) dnIndex(base *savedState) *multimap {
 				return nil
 			}
 			if o.Source != nil {
-				dn.add(keyHash(normDN(o.Source.DN)), sp.h)
+				dn.put(keyHash(normDN(o.Source.DN)), sp.h)
 			}
 		}
+		dn.freeze()
 		x.dn = &dn
 	}
 	return x.dn
-}
-
-// multimap lists values per key (in the order added, a value once per
-// add). Most keys have one value: it is a map value of its own, further
-// ones are in more.
-type multimap struct {
-	first map[uint64]uint64
-	more  map[uint64][]uint64
-}
-
-func newMultimap(n int) multimap {
-	return multimap{first: make(map[uint64]uint64, n), more: map[uint64][]uint64{}}
-}
-
-func (x multimap) add(k, v uint64) {
-	if _, ok := x.first[k]; !ok {
-		x.first[k] = v
-		return
-	}
-	x.more[k] = append(x.more[k], v)
-}
-
-// addOnce adds v to the values of k unless it is one already.
-func (x multimap) addOnce(k, v uint64) {
-	if f, ok := x.first[k]; ok && (f == v || slices.Contains(x.more[k], v)) {
-		return
-	}
-	x.add(k, v)
-}
-
-// remove removes one listing of v under k.
-func (x multimap) remove(k, v uint64) {
-	more := x.more[k]
-	switch f, ok := x.first[k]; {
-	case !ok:
-		return
-	case f == v && len(more) == 0:
-		delete(x.first, k)
-		return
-	case f == v:
-		x.first[k] = more[0]
-		more = slices.Delete(more, 0, 1)
-	default:
-		if i := slices.Index(more, v); i >= 0 {
-			more = slices.Delete(more, i, i+1)
-		}
-	}
-	if len(more) == 0 {
-		delete(x.more, k)
-	} else {
-		x.more[k] = more
-	}
-}
-
-// values appends the values of k to dst.
-func (x multimap) values(dst []uint64, k uint64) []uint64 {
-	f, ok := x.first[k]
-	if !ok {
-		return dst
-	}
-	return append(append(dst, f), x.more[k]...)
 }
