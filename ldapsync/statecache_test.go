@@ -284,7 +284,7 @@ func TestKeptStateRetainsLittle(t *testing.T) {
 	without := liveHeap()
 	perObject := (float64(with) - float64(without)) / objects
 	t.Logf("kept state: %.0f B/object beyond the store's %d B/object", perObject, len(store.state)/int(objects))
-	assert.Less(t, perObject, 200.0, "spans and index only")
+	assert.Less(t, perObject, 150.0, "spans and index only")
 	runtime.KeepAlive(s) // (and its target)
 }
 
