@@ -234,10 +234,17 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 		// the whole next state is made from it and encoded.
 		var err error
 		if next, err = out.wholeNext(); err != nil {
-			return err
+			return &StateError{Op: "save", Err: err}
 		}
 	}
-	b, enc, err := encodeStateReusing(next, prev, prevObjs, touched)
+	var b []byte
+	var enc *stateEncoding
+	var err error
+	if delta && fromBase {
+		b, enc, err = spliceState(next, prev, touched)
+	} else {
+		b, enc, err = encodeStateReusing(next, prev, prevObjs, nil)
+	}
 	if err != nil {
 		se := &StateError{Op: "save", Err: err}
 		if f, ok := s.store.(*FileStore); ok {

@@ -231,6 +231,19 @@ func TestKeptStateHoldsNoDecodedRecords(t *testing.T) {
 		assert.Len(t, rep.Updated, 3)
 		assert.Zero(t, keptDecoded(r.s), "after a run planned in full")
 
+		// A read naming no change: the state is saved whole again.
+		before := keptState(t, r.s)
+		r.res = &readResult{records: map[string]*Record{}, watermark: Watermark{Source: "usn", USN: 50}}
+		rep, err = r.s.Run(ctx)
+		require.NoError(t, err)
+		require.Equal(t, SyncIncremental, rep.Mode)
+		after := keptState(t, r.s)
+		assert.Equal(t, int64(50), after.Watermark.USN)
+		assert.Equal(t, before.Objects, after.Objects)
+		loaded, err := store.Load(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, loaded, after)
+
 		// A run whose target write fails saves nothing and keeps
 		// nothing it decoded either.
 		r.target.FailAfter(0)
