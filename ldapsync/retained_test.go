@@ -7,8 +7,9 @@ import (
 )
 
 // BenchmarkRetained reports what a Syncer keeps between runs at 100,000
-// users beyond its target and its store: the saved state, where its
-// records lie in the encoding, and the index for incremental plans.
+// users beyond its target and its store: where the records of the saved
+// state lie in the store's encoding (no decoded record), and the index
+// for incremental plans.
 func BenchmarkRetained(b *testing.B) {
 	const n = 100000
 	heap := func() uint64 {
