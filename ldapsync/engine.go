@@ -173,21 +173,10 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		if len(c) < 2 {
 			continue
 		}
-		dns := make([]string, len(c))
-		for i, id := range c {
-			held[id] = true
-			dns[i] = view[id].DN
-		}
-		out.warnings = append(out.warnings, fmt.Sprintf("address %s is on %d objects (%s); none of them was changed", a, len(c), strings.Join(dns, "; ")))
 		for _, id := range c {
-			var others []string
-			for _, o := range c {
-				if o != id {
-					others = append(others, view[o].DN)
-				}
-			}
-			heldReason[id] = append(heldReason[id], fmt.Sprintf("duplicate address %s (also on %s)", a, strings.Join(others, "; ")))
+			held[id] = true
 		}
+		out.warnings = append(out.warnings, duplicateAddress(a, c, func(id string) string { return view[id].DN }, heldReason))
 	}
 	for _, id := range sortedKeys(held) {
 		skip(id, view[id], strings.Join(heldReason[id], "; "))
@@ -282,65 +271,15 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		out.changes = make([]Change, 0, len(users)+len(groups)) // a first run writes everything
 	}
 	for i, id := range ids {
-		if u := userAt[i]; u != nil {
-			var fp string
-			if po := prev.Objects[id]; samePolicy && po != nil && po.Source == view[id] && po.Wanted != "" {
-				fp = po.Wanted // same record, same policies: same result
-			} else {
-				fp = userFingerprint(*u)
+		u, g := userAt[i], groups[id]
+		if u == nil && g == nil {
+			if held[id] {
+				keepApplied(id)
 			}
-			kind := KindUser
-			if u.Contact {
-				kind = KindContact
-			}
-			o := &slab[i]
-			o.Applied, o.AppliedDisabled, o.AppliedKind, o.Wanted = fp, u.Disabled, kind, fp
-			pfp, pdis, pkind := applied(id)
-			c := Change{ID: id, DN: u.DN, User: u}
-			switch {
-			case pfp == "" || pkind == KindGroup:
-				c.Op = OpAdd
-			case pfp == fp:
-				continue
-			case u.Disabled && !pdis:
-				c.Op = OpDisable
-				plain := *u
-				plain.Disabled = false
-				c.viaDisable = userFingerprint(plain) == pfp
-			case !u.Disabled && pdis:
-				c.Op = OpEnable
-			default:
-				c.Op = OpUpdate
-			}
-			out.changes = append(out.changes, c)
 			continue
 		}
-		if g := groups[id]; g != nil {
-			fp := groupFingerprint(*g)
-			o := next.Objects[id]
-			o.Applied, o.AppliedKind = fp, KindGroup
-			pfp, _, _ := applied(id)
-			if pfp == fp {
-				continue
-			}
-			op := OpUpdateGroup
-			if pfp == "" {
-				op = OpAddGroup
-			}
-			out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prevFP: pfp})
-			if out.groupCands == nil {
-				out.groupCands = map[string][]string{}
-			}
-			cands := view[id].Members
-			if po := prev.Objects[id]; po != nil && po.Source != nil && po.Source.Kind == KindGroup {
-				cands = append(append([]string(nil), cands...), po.Source.Members...)
-			}
-			out.groupCands[id] = cands
-			continue
-		}
-		if held[id] {
-			keepApplied(id)
-		}
+		pfp, pdis, pkind := applied(id)
+		out.planWrite(id, u, g, view[id], prev.Objects[id], &slab[i], samePolicy, pfp, pdis, pkind)
 	}
 	// The groups of the users written (User.Groups is not part of a
 	// user's fingerprint: unchanged users need none): the groups listing
@@ -373,16 +312,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		if o := prev.Objects[id]; o != nil && o.Source != nil {
 			dn = o.Source.DN
 		}
-		c := Change{ID: id, DN: dn, prevFP: fp, prevKind: kind, prevDisabled: dis}
-		switch {
-		case kind == KindGroup:
-			c.Op = OpDeleteGroup
-		case cfg.DeleteUsers:
-			c.Op = OpDelete
-		default:
-			c.Op = OpUnlink
-		}
-		out.removals = append(out.removals, c)
+		out.removals = append(out.removals, removal(cfg, id, dn, fp, dis, kind))
 	}
 	// Group deletions last.
 	sort.SliceStable(out.removals, func(i, j int) bool {
@@ -404,6 +334,97 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
 	}
 	return out
+}
+
+// planWrite plans the write, if any, of object id, wanted as user or
+// contact u or as group g (one of them), whose record is rec: o is its
+// next state, po its saved state (reused while samePolicy: the same
+// record under the same policies gives the same user), and pfp, pdis and
+// pkind what the target holds linked.
+func (out *outcome) planWrite(id string, u *User, g *Group, rec *Record, po, o *ObjectState, samePolicy bool, pfp string, pdis bool, pkind string) {
+	if u != nil {
+		var fp string
+		if samePolicy && po != nil && po.Source == rec && po.Wanted != "" {
+			fp = po.Wanted // same record, same policies: same result
+		} else {
+			fp = userFingerprint(*u)
+		}
+		kind := KindUser
+		if u.Contact {
+			kind = KindContact
+		}
+		o.Applied, o.AppliedDisabled, o.AppliedKind, o.Wanted = fp, u.Disabled, kind, fp
+		c := Change{ID: id, DN: u.DN, User: u}
+		switch {
+		case pfp == "" || pkind == KindGroup:
+			c.Op = OpAdd
+		case pfp == fp:
+			return
+		case u.Disabled && !pdis:
+			c.Op = OpDisable
+			plain := *u
+			plain.Disabled = false
+			c.viaDisable = userFingerprint(plain) == pfp
+		case !u.Disabled && pdis:
+			c.Op = OpEnable
+		default:
+			c.Op = OpUpdate
+		}
+		out.changes = append(out.changes, c)
+		return
+	}
+	fp := groupFingerprint(*g)
+	o.Applied, o.AppliedKind = fp, KindGroup
+	if pfp == fp {
+		return
+	}
+	op := OpUpdateGroup
+	if pfp == "" {
+		op = OpAddGroup
+	}
+	out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prevFP: pfp})
+	if out.groupCands == nil {
+		out.groupCands = map[string][]string{}
+	}
+	cands := rec.Members
+	if po != nil && po.Source != nil && po.Source.Kind == KindGroup {
+		cands = append(append([]string(nil), cands...), po.Source.Members...)
+	}
+	out.groupCands[id] = cands
+}
+
+// removal is the change taking object id (whose DN was dn) out of the
+// target, linked there as fp, dis and kind.
+func removal(cfg Config, id, dn, fp string, dis bool, kind string) Change {
+	c := Change{ID: id, DN: dn, prevFP: fp, prevKind: kind, prevDisabled: dis}
+	switch {
+	case kind == KindGroup:
+		c.Op = OpDeleteGroup
+	case cfg.DeleteUsers:
+		c.Op = OpDelete
+	default:
+		c.Op = OpUnlink
+	}
+	return c
+}
+
+// duplicateAddress returns the warning for address a claimed by the
+// objects c (DNs by dnOf), adding to heldReason why each of them is held.
+func duplicateAddress(a string, c []string, dnOf func(id string) string, heldReason map[string][]string) string {
+	dns := make([]string, len(c))
+	for i, id := range c {
+		dns[i] = dnOf(id)
+	}
+	for i, id := range c {
+		others := make([]string, 0, len(c)-1)
+		for j, dn := range dns {
+			if j != i {
+				others = append(others, dn)
+			}
+		}
+		heldReason[id] = append(heldReason[id], fmt.Sprintf("duplicate address %s (also on %s)", a, strings.Join(others, "; ")))
+	}
+	return fmt.Sprintf("address %s is on %d objects (%s); none of them was changed", a, len(c), strings.Join(dns, "; "))
 }
 
 // absentOnly counts the removals whose objects the read did not name

@@ -300,68 +300,18 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		}
 	}
 	for _, id := range ids {
-		if u := users[id]; u != nil {
-			var fp string
-			if po := prevObj(id); po != nil && po.Source == view(id) && po.Wanted != "" {
-				fp = po.Wanted
-			} else {
-				fp = userFingerprint(*u)
+		u, g := users[id], groups[id]
+		if u == nil && g == nil {
+			if held[id] {
+				if fp, dis, kind := applied(id); fp != "" {
+					o := next.Objects[id]
+					o.Applied, o.AppliedDisabled, o.AppliedKind = fp, dis, kind
+				}
 			}
-			kind := KindUser
-			if u.Contact {
-				kind = KindContact
-			}
-			o := next.Objects[id]
-			o.Applied, o.AppliedDisabled, o.AppliedKind, o.Wanted = fp, u.Disabled, kind, fp
-			pfp, pdis, pkind := applied(id)
-			c := Change{ID: id, DN: u.DN, User: u}
-			switch {
-			case pfp == "" || pkind == KindGroup:
-				c.Op = OpAdd
-			case pfp == fp:
-				continue
-			case u.Disabled && !pdis:
-				c.Op = OpDisable
-				plain := *u
-				plain.Disabled = false
-				c.viaDisable = userFingerprint(plain) == pfp
-			case !u.Disabled && pdis:
-				c.Op = OpEnable
-			default:
-				c.Op = OpUpdate
-			}
-			out.changes = append(out.changes, c)
 			continue
 		}
-		if g := groups[id]; g != nil {
-			fp := groupFingerprint(*g)
-			o := next.Objects[id]
-			o.Applied, o.AppliedKind = fp, KindGroup
-			pfp, _, _ := applied(id)
-			if pfp == fp {
-				continue
-			}
-			op := OpUpdateGroup
-			if pfp == "" {
-				op = OpAddGroup
-			}
-			out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prevFP: pfp})
-			if out.groupCands == nil {
-				out.groupCands = map[string][]string{}
-			}
-			cands := view(id).Members
-			if po := prevObj(id); po != nil && po.Source != nil && po.Source.Kind == KindGroup {
-				cands = append(append([]string(nil), cands...), po.Source.Members...)
-			}
-			out.groupCands[id] = cands
-			continue
-		}
-		if held[id] {
-			if fp, dis, kind := applied(id); fp != "" {
-				o := next.Objects[id]
-				o.Applied, o.AppliedDisabled, o.AppliedKind = fp, dis, kind
-			}
-		}
+		pfp, pdis, pkind := applied(id)
+		out.planWrite(id, u, g, view(id), prevObj(id), next.Objects[id], true, pfp, pdis, pkind)
 	}
 	// The groups of the users written: those whose record lists them.
 	for i := range out.changes {
@@ -402,9 +352,6 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		return out.changes[i].Group == nil && out.changes[j].Group != nil
 	})
 
-	if base.err != nil {
-		return nil // a record that does not decode: planned in full, which reports it
-	}
 	// Warnings and skips, for every object in scope as compute reports
 	// them: the policies' skips in ID order, then the held objects.
 	skipped := make([]string, 0, len(idx.skipped)+len(changed))
@@ -429,21 +376,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	}
 	heldReason := map[string][]string{}
 	for _, a := range sortedKeys(dups) {
-		c := dups[a]
-		dns := make([]string, len(c))
-		for i, id := range c {
-			dns[i] = view(id).DN
-		}
-		out.warnings = append(out.warnings, fmt.Sprintf("address %s is on %d objects (%s); none of them was changed", a, len(c), strings.Join(dns, "; ")))
-		for _, id := range c {
-			var others []string
-			for _, o := range c {
-				if o != id {
-					others = append(others, view(o).DN)
-				}
-			}
-			heldReason[id] = append(heldReason[id], fmt.Sprintf("duplicate address %s (also on %s)", a, strings.Join(others, "; ")))
-		}
+		out.warnings = append(out.warnings, duplicateAddress(a, dups[a], func(id string) string { return view(id).DN }, heldReason))
 	}
 	for _, id := range sortedKeys(held) {
 		out.skipped = append(out.skipped, Skip{ID: id, DN: view(id).DN, Reason: strings.Join(heldReason[id], "; ")})
@@ -463,16 +396,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		if rec := prevRec(id); rec != nil {
 			dn = rec.DN
 		}
-		c := Change{ID: id, DN: dn, prevFP: fp, prevKind: kind, prevDisabled: dis}
-		switch {
-		case kind == KindGroup:
-			c.Op = OpDeleteGroup
-		case cfg.DeleteUsers:
-			c.Op = OpDelete
-		default:
-			c.Op = OpUnlink
-		}
-		out.removals = append(out.removals, c)
+		out.removals = append(out.removals, removal(cfg, id, dn, fp, dis, kind))
 	}
 	sort.SliceStable(out.removals, func(i, j int) bool {
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup
