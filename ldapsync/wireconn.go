@@ -310,6 +310,15 @@ func (s *wireSearch) handle(id int64, msg []byte) {
 			s.finish(next, err)
 			return
 		}
+		select {
+		case <-s.done:
+			// The caller stopped, possibly before add routed next to s
+			// again (quit closes done before it unroutes): no next page.
+			s.c.unregister(next)
+			s.ended = true
+			return
+		default:
+		}
 		if _, err := s.c.Write(msg); err != nil {
 			s.finish(next, ldap.NewError(ldap.ErrorNetwork, err))
 			return
