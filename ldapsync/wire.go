@@ -220,11 +220,11 @@ func decodeEntry(body []byte) (*ldap.Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		set, _, err := berNext(rest)
+		set, extra, err := berNext(rest)
 		if err != nil {
 			return nil, err
 		}
-		if pa.tag != 0x30 || typ.tag != 0x04 || set.tag != 0x31 {
+		if pa.tag != 0x30 || typ.tag != 0x04 || set.tag != 0x31 || len(extra) > 0 {
 			return nil, fmt.Errorf("%w: attribute is not type and SET of values", errMessage)
 		}
 		for v := set.body; len(v) > 0; {
