@@ -146,7 +146,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		for _, id := range base.ids(idx.claims.values(nil, ah)) {
 			heldBefore[id] = true
 			pol.claims(prevRec(id), func(a string) {
-				if keyHash(a) == ah && !contains(byAddr[a], id) {
+				if keyHash(a) == ah && !slices.Contains(byAddr[a], id) {
 					byAddr[a] = append(byAddr[a], id)
 				}
 			})
@@ -171,7 +171,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 			}
 		}
 		for _, id := range newClaims[a] {
-			if !contains(c, id) {
+			if !slices.Contains(c, id) {
 				c = append(c, id)
 			}
 		}
@@ -421,15 +421,6 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		return idx
 	}
 	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // wholeNext returns the whole next state of an incremental plan: the

@@ -45,7 +45,7 @@ func (d *randomDirectory) user() *Record {
 		rec.Email = d.address()
 	}
 	for range d.r.IntN(3) {
-		if a := d.address(); a != rec.Email && !contains(rec.Aliases, a) {
+		if a := d.address(); a != rec.Email && !slices.Contains(rec.Aliases, a) {
 			rec.Aliases = append(rec.Aliases, a)
 		}
 	}
