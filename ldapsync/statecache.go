@@ -242,6 +242,13 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 	var err error
 	if delta && fromBase {
 		b, enc, err = spliceState(next, prev, touched)
+		if errors.Is(err, errSpliceTooLarge) {
+			// Beyond what spans locate: the whole next state, encoded
+			// without them (nothing is kept).
+			if next, err = out.wholeNext(); err == nil {
+				b, enc, err = encodeStateReusing(next, nil, nil, nil)
+			}
+		}
 	} else {
 		b, enc, err = encodeStateReusing(next, prev, prevObjs, nil)
 	}

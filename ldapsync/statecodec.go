@@ -95,8 +95,13 @@ var keySeed = maphash.MakeSeed()
 // indexes of a kept state.
 func keyHash(s string) uint64 { return maphash.String(keySeed, s) }
 
-// maxEncoding is the largest encoding whose records spans can locate.
-const maxEncoding = math.MaxUint32
+// maxEncoding is the largest encoding whose records spans can locate (a
+// variable so that tests can reach it).
+var maxEncoding = math.MaxUint32
+
+// errSpliceTooLarge: the spliced encoding would exceed maxEncoding; the
+// state is encoded whole instead.
+var errSpliceTooLarge = errors.New("state too large to splice")
 
 // encodeStateReusing writes s in the version 2 encoding and says where
 // its records lie (nil beyond maxEncoding). With prev, the encoding of the
@@ -218,8 +223,7 @@ func spliceState(s State, prev *stateEncoding, touched []string) ([]byte, *state
 	hl := binary.PutUvarint(lenBuf[:], uint64(len(hdr)))
 	size := len(stateMagic) + hl + len(hdr) + live + len(fresh.b) + 4
 	if size > maxEncoding {
-		// Too large for spans: encoded whole by the caller's next save.
-		return nil, nil, errors.New("state too large to splice")
+		return nil, nil, errSpliceTooLarge // too large for spans
 	}
 	b := make([]byte, 0, size)
 	b = append(b, stateMagic...)
