@@ -260,9 +260,6 @@ type claimSource struct {
 	idx   *planIndex
 	base  *savedState // incremental: the state planned from
 	extra map[uint64][]string
-	// all: no index; every object is looked at (byHash, built once).
-	all    bool
-	byHash map[uint64][]string
 }
 
 func newClaimSource(name string, cfg Config, out *outcome) *claimSource {
@@ -272,19 +269,12 @@ func newClaimSource(name string, cfg Config, out *outcome) *claimSource {
 	case out.base != nil && out.base.idx != nil:
 		s.base, s.idx = out.base, out.base.idx
 		extra = out.touched
-	case out.idx != nil:
+	default: // a full plan (compute) always indexes its next state
 		s.idx = out.idx
 		extra = append(extra, out.held...)
 		for _, c := range out.removals {
 			extra = append(extra, c.ID)
 		}
-	default:
-		s.all = true
-		s.byHash = map[uint64][]string{}
-		for _, id := range sortedKeys(out.next.Objects) {
-			s.addExtra(s.byHash, id)
-		}
-		return s
 	}
 	for _, id := range extra {
 		s.addExtra(s.extra, id)
@@ -328,20 +318,11 @@ func (s *claimSource) object(id string) *ObjectState {
 
 // mayClaim reports whether an object may hold an address hashing to h.
 func (s *claimSource) mayClaim(h uint64) bool {
-	if s.all {
-		return len(s.byHash[h]) > 0
-	}
 	return len(s.extra[h]) > 0 || s.idx.claims.has(h)
 }
 
 // eachClaim calls f with every address hash an object may hold.
 func (s *claimSource) eachClaim(f func(h uint64)) {
-	if s.all {
-		for h := range s.byHash {
-			f(h)
-		}
-		return
-	}
 	for h := range s.idx.claims.keys {
 		f(h)
 	}
@@ -353,17 +334,12 @@ func (s *claimSource) eachClaim(f func(h uint64)) {
 // claimants returns, sorted, the objects that may hold an address
 // hashing to h.
 func (s *claimSource) claimants(h uint64) []string {
-	var ids []string
-	if s.all {
-		ids = append(ids, s.byHash[h]...)
+	ids := append([]string(nil), s.extra[h]...)
+	hs := s.idx.claims.values(nil, h)
+	if s.base != nil {
+		ids = append(ids, s.base.ids(hs)...)
 	} else {
-		ids = append(ids, s.extra[h]...)
-		hs := s.idx.claims.values(nil, h)
-		if s.base != nil {
-			ids = append(ids, s.base.ids(hs)...)
-		} else {
-			ids = append(ids, s.out.idOf(hs)...)
-		}
+		ids = append(ids, s.out.idOf(hs)...)
 	}
 	sort.Strings(ids)
 	return slices.Compact(ids)
