@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -371,7 +372,9 @@ func openRanges(e *ldap.Entry) bool {
 func rangeProblem(e *ldap.Entry) error {
 	for _, a := range e.Attributes {
 		_, opts, found := strings.Cut(a.Name, ";")
-		if !found || !strings.Contains(strings.ToLower(opts), "range=") {
+		if !found || !slices.ContainsFunc(strings.Split(opts, ";"), func(o string) bool {
+			return len(o) >= 6 && strings.EqualFold(o[:6], "range=")
+		}) {
 			continue
 		}
 		_, lo, _, ok := parseRange(a.Name)

@@ -119,8 +119,12 @@ func TestRangesThatCannotBeFollowed(t *testing.T) {
 			assert.Contains(t, err.Error(), "cn=g,dc=example")
 		})
 	}
+	// An option that merely ends in "range=" is no range.
+	out, err := read(scriptedServer(t, group(member("member;x-range=5", "uid=a,dc=example"))))
+	require.NoError(t, err)
+	require.Len(t, out.records, 1)
 	// A complete range ("0-*") is the attribute itself.
-	out, err := read(scriptedServer(t, group(member("member;range=0-*", "uid=a,dc=example", "uid=b,dc=example"))))
+	out, err = read(scriptedServer(t, group(member("member;range=0-*", "uid=a,dc=example", "uid=b,dc=example"))))
 	require.NoError(t, err)
 	require.Len(t, out.records, 1)
 	for _, rec := range out.records {
