@@ -237,10 +237,12 @@ slapd_bin() {
 	return 1
 }
 
-slapd_stop() {
+# stop_pidfile FILE: stop the process FILE names (TERM, then KILL after
+# 10 s) and remove FILE.
+stop_pidfile() {
 	local pid i
-	[ -f "$SLAPD_DIR/slapd.pid" ] || return 0
-	pid=$(cat "$SLAPD_DIR/slapd.pid")
+	[ -f "$1" ] || return 0
+	pid=$(cat "$1")
 	if kill "$pid" 2>/dev/null; then
 		for i in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -248,8 +250,10 @@ slapd_stop() {
 		done
 		kill -9 "$pid" 2>/dev/null || true
 	fi
-	rm -f "$SLAPD_DIR/slapd.pid"
+	rm -f "$1"
 }
+
+slapd_stop() { stop_pidfile "$SLAPD_DIR/slapd.pid"; }
 
 # slapd_ldif N: suffix, OU=All, the first 10,000 users in ou=users10k, the
 # rest in ou=more; a groupOfNames per 100 users next to them. Entries get
@@ -357,20 +361,7 @@ part_slapd() {
 	trap - EXIT
 }
 
-samba_pid() { [ -f "$SAMBA_DIR/samba.pid" ] && cat "$SAMBA_DIR/samba.pid"; }
-
-samba_stop() {
-	local pid i
-	pid=$(samba_pid) || return 0
-	if kill "$pid" 2>/dev/null; then
-		for i in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$SAMBA_DIR/samba.pid"
-}
+samba_stop() { stop_pidfile "$SAMBA_DIR/samba.pid"; }
 
 samba_up() {
 	ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "ldap://$SAMBA_IP" -b '' -s base dsServiceName >/dev/null 2>&1
