@@ -3,13 +3,13 @@ package saml
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,7 +229,9 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &MetadataError{Element: "document", Reason: "empty", Err: ErrMalformed}
 	}
-	sc, err := scanMetadata(data, cfg.maxTokens)
+	// Without a signer no tree is needed: a single EntityDescriptor has its
+	// facts gathered by the scan itself.
+	sc, err := scanDocument(data, cfg.maxTokens, !cfg.signerSet)
 	if err != nil {
 		return nil, err
 	}
@@ -239,66 +241,71 @@ func parseMetadata(data []byte, cfg *metadataConfig) (*IdPMetadata, error) {
 	}
 
 	now := cfg.now()
-	var el *etree.Element
+	var facts *entityFacts
 	var chain []validity
 	switch {
+	case !cfg.signerSet && !sc.aggregate:
+		facts = sc.facts
+	case !cfg.signerSet:
+		// Read only the picked EntityDescriptor, with the namespace
+		// declarations in scope where it stands.
+		if facts, err = collectEntity(data[ent.start:ent.end], ent.ns); err != nil {
+			return nil, err
+		}
+		chain = ent.chain
 	case !sc.aggregate:
-		// A single EntityDescriptor: small enough to build whole.
+		// A single signed EntityDescriptor: small enough to build whole,
+		// and read from the element as verified.
 		root, err := buildDOM(bytes.NewReader(data))
 		if err != nil {
 			return nil, err
 		}
-		if cfg.signerSet {
-			if root, err = verifySigned(root, "EntityDescriptor", cfg.signers, now, cfg.insecureSHA1); err != nil {
-				return nil, err
-			}
+		if root, err = verifySigned(root, "EntityDescriptor", cfg.signers, now, cfg.insecureSHA1); err != nil {
+			return nil, err
 		}
-		el = root
-	case cfg.signerSet && sc.rootSigned:
+		facts = treeFacts(root)
+	case sc.rootSigned:
 		// The aggregate is signed as a whole: verify all of it, then use the
 		// entity as signed. The common profile is verified child by child;
 		// anything else on the full tree with goxmldsig.
-		var err error
-		el, chain, err = verifyAggregateStreamed(data, sc, ent, cfg.signers, now, cfg.insecureSHA1)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errC14nFallback) {
-			return nil, err
-		}
-		root, err := buildDOM(bytes.NewReader(data))
+		el, elChain, err := verifyAggregateStreamed(data, sc, ent, cfg.signers, now, cfg.insecureSHA1)
 		if err != nil {
-			return nil, err
+			if !errors.Is(err, errC14nFallback) {
+				return nil, err
+			}
+			root, err := buildDOM(bytes.NewReader(data))
+			if err != nil {
+				return nil, err
+			}
+			if root, err = verifySigned(root, "EntitiesDescriptor", cfg.signers, now, cfg.insecureSHA1); err != nil {
+				return nil, err
+			}
+			if el, elChain, err = findEntity(root, ent.entityID); err != nil {
+				return nil, err
+			}
 		}
-		if root, err = verifySigned(root, "EntitiesDescriptor", cfg.signers, now, cfg.insecureSHA1); err != nil {
-			return nil, err
-		}
-		if el, chain, err = findEntity(root, ent.entityID); err != nil {
-			return nil, err
-		}
+		facts, chain = treeFacts(el), elChain
 	default:
-		// Build only the picked EntityDescriptor, with the namespace
-		// declarations in scope where it stands.
+		// An entity of an unsigned aggregate must carry its own signature:
+		// build only the picked EntityDescriptor and verify it.
+		if !ent.signed {
+			return nil, &MetadataError{Element: ent.path, Reason: "neither the aggregate nor the entity is signed", Err: ErrSignature}
+		}
 		frag, err := buildFragment(data[ent.start:ent.end], ent.ns)
 		if err != nil {
 			return nil, err
 		}
-		if cfg.signerSet {
-			if !ent.signed {
-				return nil, &MetadataError{Element: ent.path, Reason: "neither the aggregate nor the entity is signed", Err: ErrSignature}
-			}
-			if frag, err = verifySigned(frag, ent.path, cfg.signers, now, cfg.insecureSHA1); err != nil {
-				return nil, err
-			}
+		if frag, err = verifySigned(frag, ent.path, cfg.signers, now, cfg.insecureSHA1); err != nil {
+			return nil, err
 		}
-		el, chain = frag, ent.chain
+		facts, chain = treeFacts(frag), ent.chain
 	}
-	md, err := extractIdP(el, ent.path, chain, now)
+	md, err := idpFromFacts(facts, ent.path, chain, now)
 	if err != nil {
 		return nil, err
 	}
 	if md.EntityID != ent.entityID {
-		// The tree read is not the entity the scan picked; never expected.
+		// The entity read is not the one the scan picked; never expected.
 		return nil, &MetadataError{Element: ent.path, Attr: "entityID", Reason: "differs between scan and tree", Err: ErrMalformed}
 	}
 	return md, nil
@@ -334,10 +341,12 @@ type scanResult struct {
 	rootStart, rootStartEnd int64
 	rootKids                []rootKid
 	rootUnsupported         bool // root content the streamed check does not handle
+
+	// facts of a single EntityDescriptor, when gathered during the scan
+	facts *entityFacts
 }
 
 type scanFrame struct {
-	decls  []xml.Attr
 	kind   int
 	entity int
 	chain  []validity
@@ -361,23 +370,29 @@ func unsupportedCharset(charset string, _ io.Reader) (io.Reader, error) {
 // scanMetadata walks the whole document once with a streaming decoder. It
 // enforces the limits, refuses DTDs, checks the root element and records
 // where each EntityDescriptor starts and ends, so that only the one picked
-// has to be built as a tree.
+// has to be read again.
 func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = true
-	d.CharsetReader = unsupportedCharset
+	return scanDocument(data, maxTokens, false)
+}
+
+// scanDocument is [scanMetadata]; with collect, a document that is a single
+// EntityDescriptor also has its facts gathered on the way (in
+// scanResult.facts), so it need not be read twice.
+func scanDocument(data []byte, maxTokens int, collect bool) (*scanResult, error) {
+	r := newNSReader(data, nil)
 	res := &scanResult{}
-	var stack []scanFrame
+	var c *factsCollector
+	stack := make([]scanFrame, 0, 16)
 	tokens := 0
 	rootDone := false
 	for {
-		off := d.InputOffset()
-		tok, err := d.Token()
+		off := r.offset()
+		tok, err := r.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, syntaxError(err)
+			return nil, err
 		}
 		tokens++
 		if tokens > maxTokens {
@@ -397,9 +412,15 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 					res.rootKids = append(res.rootKids, rootKid{isText: true, text: string(t), entity: -1})
 				}
 			}
+			if c != nil && len(stack) > 0 {
+				c.charData(t)
+			}
 		case xml.ProcInst:
 			if len(stack) == 1 {
 				res.rootUnsupported = true
+			}
+			if c != nil && len(stack) > 0 {
+				c.procInst()
 			}
 		case xml.StartElement:
 			if rootDone {
@@ -409,15 +430,16 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 				return nil, &MetadataError{Element: t.Name.Local, Reason: fmt.Sprintf("nested more than %d levels deep", MaxMetadataDepth), Err: ErrMalformed}
 			}
 			f := scanFrame{entity: -1, kid: -1}
-			for _, a := range t.Attr {
-				if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-					f.decls = append(f.decls, a)
-				}
-			}
 			if len(stack) == 0 {
 				if t.Name.Space != NamespaceMetadata || (t.Name.Local != "EntityDescriptor" && t.Name.Local != "EntitiesDescriptor") {
 					return nil, &MetadataError{Element: qname(t.Name), Reason: "root element must be md:EntityDescriptor or md:EntitiesDescriptor", Err: ErrMalformed}
 				}
+				if collect && t.Name.Local == "EntityDescriptor" {
+					c = newFactsCollector()
+				}
+			}
+			if c != nil {
+				c.start(t)
 			}
 			var parent *scanFrame
 			if len(stack) > 0 {
@@ -446,7 +468,7 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 					e.path = fmt.Sprintf("%s/EntityDescriptor[%d]", parent.path, parent.nEnt)
 					e.chain = parent.chain
 					if parent.inNS == nil {
-						parent.inNS = inScope(stack)
+						parent.inNS = r.scopeOfParent()
 					}
 					e.ns = parent.inNS
 				}
@@ -459,7 +481,7 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 				res.rootSigned = true
 			}
 			if len(stack) == 0 {
-				res.rootStart, res.rootStartEnd = off, d.InputOffset()
+				res.rootStart, res.rootStartEnd = off, r.offset()
 			}
 			if len(stack) == 1 && res.aggregate {
 				f.kid = len(res.rootKids)
@@ -471,10 +493,13 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if f.entity >= 0 {
-				res.entities[f.entity].end = d.InputOffset()
+				res.entities[f.entity].end = r.offset()
 			}
 			if f.kid >= 0 {
-				res.rootKids[f.kid].end = d.InputOffset()
+				res.rootKids[f.kid].end = r.offset()
+			}
+			if c != nil {
+				c.end()
 			}
 			if len(stack) == 0 {
 				rootDone = true
@@ -484,24 +509,10 @@ func scanMetadata(data []byte, maxTokens int) (*scanResult, error) {
 	if !rootDone {
 		return nil, &MetadataError{Element: "document", Reason: "no root element", Err: ErrMalformed}
 	}
-	return res, nil
-}
-
-// inScope returns the namespace declarations in scope below the innermost
-// frame of stack, nearest declaration first.
-func inScope(stack []scanFrame) []xml.Attr {
-	seen := map[string]bool{}
-	out := []xml.Attr{}
-	for i := len(stack) - 1; i >= 0; i-- {
-		for _, a := range stack[i].decls {
-			key := a.Name.Space + ":" + a.Name.Local
-			if !seen[key] {
-				seen[key] = true
-				out = append(out, a)
-			}
-		}
+	if c != nil {
+		res.facts = &c.f
 	}
-	return out
+	return res, nil
 }
 
 func syntaxError(err error) error {
@@ -519,13 +530,10 @@ func qname(n xml.Name) string {
 	return "{" + n.Space + "}" + n.Local
 }
 
+// attrValue returns the unprefixed attribute local of a start tag; where
+// it is repeated, the last value, as the tree keeps it.
 func attrValue(t xml.StartElement, local string) string {
-	for _, a := range t.Attr {
-		if a.Name.Space == "" && a.Name.Local == local {
-			return a.Value
-		}
-	}
-	return ""
+	return lastAttr(t.Attr, local)
 }
 
 func validityOf(t xml.StartElement, path string) validity {
@@ -790,10 +798,17 @@ func dsChildren(el *etree.Element, tag string) []*etree.Element {
 // extractIdP reads the identity-provider facts from an EntityDescriptor.
 // entPath names the element in errors.
 func extractIdP(ent *etree.Element, entPath string, chain []validity, now time.Time) (*IdPMetadata, error) {
-	if ent.Tag != "EntityDescriptor" || ent.NamespaceURI() != NamespaceMetadata {
-		return nil, &MetadataError{Element: ent.Tag, Reason: "not an md:EntityDescriptor", Err: ErrMalformed}
+	return idpFromFacts(treeFacts(ent), entPath, chain, now)
+}
+
+// idpFromFacts checks what was read from an EntityDescriptor and turns it
+// into [IdPMetadata]. entPath names the element in errors; chain holds the
+// validity of the EntitiesDescriptor elements around it.
+func idpFromFacts(f *entityFacts, entPath string, chain []validity, now time.Time) (*IdPMetadata, error) {
+	if !f.isEntity {
+		return nil, &MetadataError{Element: f.tag, Reason: "not an md:EntityDescriptor", Err: ErrMalformed}
 	}
-	md := &IdPMetadata{EntityID: attr(ent, "entityID")}
+	md := &IdPMetadata{EntityID: f.entityID}
 	switch {
 	case strings.TrimSpace(md.EntityID) == "":
 		return nil, &MetadataError{Element: entPath, Attr: "entityID", Reason: "missing or empty", Err: ErrMalformed}
@@ -801,52 +816,48 @@ func extractIdP(ent *etree.Element, entPath string, chain []validity, now time.T
 		return nil, &MetadataError{Element: entPath, Attr: "entityID", Reason: fmt.Sprintf("longer than %d characters", maxEntityIDLength), Err: ErrMalformed}
 	}
 
-	var idp *etree.Element
-	idps := mdChildren(ent, "IDPSSODescriptor")
-	for _, d := range idps {
-		if supportsSAML20(attr(d, "protocolSupportEnumeration")) {
-			idp = d
-			break
-		}
-	}
+	idp := f.idp
 	if idp == nil {
 		reason := "no IDPSSODescriptor"
-		if len(idps) > 0 {
+		if f.nIdPs > 0 {
 			reason = "no IDPSSODescriptor supports " + ProtocolSAML20
-		} else if len(mdChildren(ent, "SPSSODescriptor")) > 0 {
+		} else if f.hasSP {
 			reason = "no IDPSSODescriptor (this is service-provider metadata)"
 		}
 		return nil, &MetadataError{Element: entPath, Reason: reason, Err: ErrMalformed}
 	}
 	idpPath := entPath + "/IDPSSODescriptor"
 
-	all := append(append([]validity(nil), chain...), validityEl(ent, entPath), validityEl(idp, idpPath))
+	all := make([]validity, 0, len(chain)+2)
+	all = append(append(all, chain...),
+		validity{element: entPath, validUntil: f.validity.validUntil, cacheDuration: f.validity.cacheDuration},
+		validity{element: idpPath, validUntil: idp.validity.validUntil, cacheDuration: idp.validity.cacheDuration})
 	if err := applyValidity(md, all, now); err != nil {
 		return nil, err
 	}
-	md.WantAuthnRequestsSigned = parseBool(attr(idp, "WantAuthnRequestsSigned"))
+	md.WantAuthnRequestsSigned = parseBool(idp.wantSigned)
 
-	for i, kd := range mdChildren(idp, "KeyDescriptor") {
-		kdPath := fmt.Sprintf("%s/KeyDescriptor[%d]", idpPath, i+1)
-		switch use := attr(kd, "use"); use {
+	for i, kd := range idp.keys {
+		switch kd.use {
 		case "", "signing":
 		case "encryption":
 			continue
 		default:
-			return nil, &MetadataError{Element: kdPath, Attr: "use", Reason: fmt.Sprintf("%q is neither signing nor encryption", use), Err: ErrMalformed}
+			return nil, &MetadataError{Element: fmt.Sprintf("%s/KeyDescriptor[%d]", idpPath, i+1), Attr: "use", Reason: fmt.Sprintf("%q is neither signing nor encryption", kd.use), Err: ErrMalformed}
 		}
-		for _, ki := range dsChildren(kd, "KeyInfo") {
-			for _, xd := range dsChildren(ki, "X509Data") {
-				for j, xc := range dsChildren(xd, "X509Certificate") {
-					cert, err := parseCertText(xc.Text())
-					if err != nil {
-						return nil, &MetadataError{Element: fmt.Sprintf("%s/KeyInfo/X509Data/X509Certificate[%d]", kdPath, j+1), Reason: err.Error(), Err: ErrMalformed, Cause: err}
-					}
-					if !containsCert(md.SigningCerts, cert) {
-						md.SigningCerts = append(md.SigningCerts, cert)
-					}
-				}
+		for _, c := range kd.certs {
+			err := c.err
+			if err == nil && containsDER(md.SigningCerts, c.der) {
+				continue
 			}
+			var cert *x509.Certificate
+			if err == nil {
+				cert, err = parseDER(c.der)
+			}
+			if err != nil {
+				return nil, &MetadataError{Element: fmt.Sprintf("%s/KeyDescriptor[%d]/KeyInfo/X509Data/X509Certificate[%d]", idpPath, i+1, c.index), Reason: err.Error(), Err: ErrMalformed, Cause: err}
+			}
+			md.SigningCerts = append(md.SigningCerts, cert)
 		}
 	}
 	if len(md.SigningCerts) == 0 {
@@ -854,25 +865,18 @@ func extractIdP(ent *etree.Element, entPath string, chain []validity, now time.T
 	}
 
 	var err error
-	if md.SSO, err = endpoints(idp, "SingleSignOnService", idpPath); err != nil {
+	if md.SSO, err = endpoints(idp.sso, "SingleSignOnService", idpPath); err != nil {
 		return nil, err
 	}
 	if len(md.SSO) == 0 {
 		return nil, &MetadataError{Element: idpPath, Reason: "no SingleSignOnService endpoint", Err: ErrMalformed}
 	}
-	if md.SLO, err = endpoints(idp, "SingleLogoutService", idpPath); err != nil {
+	if md.SLO, err = endpoints(idp.slo, "SingleLogoutService", idpPath); err != nil {
 		return nil, err
 	}
-	for _, nf := range mdChildren(idp, "NameIDFormat") {
-		f := strings.TrimSpace(nf.Text())
-		if f == "" {
-			continue
-		}
-		dup := false
-		for _, have := range md.NameIDFormats {
-			dup = dup || have == f
-		}
-		if !dup {
+	for _, text := range idp.nameIDFormats {
+		f := strings.TrimSpace(text)
+		if f != "" && !slices.Contains(md.NameIDFormats, f) {
 			md.NameIDFormats = append(md.NameIDFormats, f)
 		}
 	}
@@ -924,11 +928,12 @@ func applyValidity(md *IdPMetadata, all []validity, now time.Time) error {
 	return nil
 }
 
-func endpoints(idp *etree.Element, tag, idpPath string) ([]Endpoint, error) {
+// endpoints checks the endpoints read from the elements named tag.
+func endpoints(raw []Endpoint, tag, idpPath string) ([]Endpoint, error) {
 	var out []Endpoint
-	for i, e := range mdChildren(idp, tag) {
+	for i, e := range raw {
 		p := fmt.Sprintf("%s/%s[%d]", idpPath, tag, i+1)
-		ep := Endpoint{Binding: strings.TrimSpace(attr(e, "Binding")), Location: strings.TrimSpace(attr(e, "Location"))}
+		ep := Endpoint{Binding: strings.TrimSpace(e.Binding), Location: strings.TrimSpace(e.Location)}
 		if ep.Binding == "" {
 			return nil, &MetadataError{Element: p, Attr: "Binding", Reason: "missing or empty", Err: ErrMalformed}
 		}
@@ -939,20 +944,17 @@ func endpoints(idp *etree.Element, tag, idpPath string) ([]Endpoint, error) {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return nil, &MetadataError{Element: p, Attr: "Location", Reason: fmt.Sprintf("%q is not an absolute http(s) URL", ep.Location), Err: ErrMalformed}
 		}
-		dup := false
-		for _, have := range out {
-			dup = dup || have == ep
-		}
-		if !dup {
+		if !slices.Contains(out, ep) {
 			out = append(out, ep)
 		}
 	}
 	return out, nil
 }
 
-func containsCert(certs []*x509.Certificate, c *x509.Certificate) bool {
+// containsDER reports whether certs holds the certificate encoded as der.
+func containsDER(certs []*x509.Certificate, der []byte) bool {
 	for _, have := range certs {
-		if have.Equal(c) {
+		if bytes.Equal(have.Raw, der) {
 			return true
 		}
 	}
@@ -962,27 +964,11 @@ func containsCert(certs []*x509.Certificate, c *x509.Certificate) bool {
 // parseCertText decodes base64 certificate text, ignoring any whitespace
 // and line breaks within it.
 func parseCertText(s string) (*x509.Certificate, error) {
-	clean := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
-	if clean == "" {
-		return nil, errors.New("empty certificate")
-	}
-	der, err := base64.StdEncoding.DecodeString(clean)
+	der, err := decodeCert(appendClean(nil, s))
 	if err != nil {
-		if der, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(clean, "=")); err != nil {
-			return nil, fmt.Errorf("certificate is not base64: %w", err)
-		}
+		return nil, err
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("certificate does not parse: %w", err)
-	}
-	return cert, nil
+	return parseDER(der)
 }
 
 // parseDateTime parses an xs:dateTime; without a zone it is taken as UTC.
