@@ -204,16 +204,25 @@ func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, er
 	return st, s.saved, nil
 }
 
-// saveState saves the state of a run through the store. base is the
-// savedState the run planned from (nil when the state was loaded); when
-// the outcome was planned from it incrementally, only the objects it
-// touched are encoded.
-func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) error {
-	es := encodedStoreOf(s.store)
-	if es == nil {
-		s.saved = nil
-		return s.store.Save(ctx, out.next)
-	}
+// encodedNext is the next state of a run, encoded for one of this
+// package's stores (see encodeNext).
+type encodedNext struct {
+	next State
+	b    []byte
+	enc  *stateEncoding
+	// delta: planned incrementally from base; fromBase: base is the
+	// state kept, at hand.
+	delta, fromBase bool
+	err             error
+}
+
+// encodeNext encodes the next state of out for one of this package's
+// stores. base is the savedState the run planned from (nil when the state
+// was loaded); when the outcome was planned from it incrementally, only
+// the objects it touched are encoded. It reads the Syncer and the outcome
+// without changing either, so that it can run while the changes are
+// applied.
+func (s *Syncer) encodeNext(base *savedState, out *outcome) *encodedNext {
 	var prev *stateEncoding
 	var touched []string
 	var prevObjs map[string]*ObjectState
@@ -227,44 +236,57 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 			prevObjs = base.full.Objects
 		}
 	}
-	s.saved = nil
-	next := out.next
+	e := &encodedNext{next: out.next, delta: delta, fromBase: fromBase}
 	if delta && !fromBase {
 		// Planned incrementally from a state no longer at hand as kept:
 		// the whole next state is made from it and encoded.
-		var err error
-		if next, err = out.wholeNext(); err != nil {
-			return &StateError{Op: "save", Err: err}
+		if e.next, e.err = out.wholeNext(); e.err != nil {
+			return e
 		}
 	}
-	var b []byte
-	var enc *stateEncoding
-	var err error
 	if delta && fromBase {
-		b, enc, err = spliceState(next, prev, touched)
-		if errors.Is(err, errSpliceTooLarge) {
+		e.b, e.enc, e.err = spliceState(e.next, prev, touched)
+		if errors.Is(e.err, errSpliceTooLarge) {
 			// Beyond what spans locate: the whole next state, encoded
 			// without them (nothing is kept).
-			if next, err = out.wholeNext(); err == nil {
-				b, enc, err = encodeStateReusing(next, nil, nil, nil)
+			if e.next, e.err = out.wholeNext(); e.err == nil {
+				e.b, e.enc, e.err = encodeStateReusing(e.next, nil, nil, nil)
 			}
 		}
 	} else {
-		b, enc, err = encodeStateReusing(next, prev, prevObjs, nil)
+		e.b, e.enc, e.err = encodeStateReusing(e.next, prev, prevObjs, nil)
 	}
-	if err != nil {
-		se := &StateError{Op: "save", Err: err}
+	if e.err == nil && cap(e.b)-len(e.b) > len(e.b)/8 {
+		e.b = bytes.Clone(e.b) // keep no spare capacity between runs
+		if e.enc != nil {
+			e.enc.buf = e.b
+		}
+	}
+	return e
+}
+
+// saveState saves the state of a run through the store. base is the
+// savedState the run planned from; pre, when not nil, is the next state
+// already encoded by encodeNext.
+func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome, pre *encodedNext) error {
+	es := encodedStoreOf(s.store)
+	if es == nil {
+		s.saved = nil
+		return s.store.Save(ctx, out.next)
+	}
+	e := pre
+	if e == nil {
+		e = s.encodeNext(base, out)
+	}
+	s.saved = nil
+	if e.err != nil {
+		se := &StateError{Op: "save", Err: e.err}
 		if f, ok := s.store.(*FileStore); ok {
 			se.Path = f.path
 		}
 		return se
 	}
-	if cap(b)-len(b) > len(b)/8 {
-		b = bytes.Clone(b) // keep no spare capacity between runs
-		if enc != nil {
-			enc.buf = b
-		}
-	}
+	b, enc, next := e.b, e.enc, e.next
 	if err := es.saveEncoded(ctx, b); err != nil {
 		return err
 	}
@@ -276,9 +298,9 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome) 
 	case enc.collide:
 		// Objects named by the same hash: no index, every run plans in
 		// full (a 64-bit hash makes this a curiosity).
-	case delta && fromBase && out.advance != nil:
+	case e.delta && e.fromBase && out.advance != nil:
 		saved.idx = out.advance()
-	case !delta && out.idx != nil:
+	case !e.delta && out.idx != nil:
 		saved.idx = out.idx
 	default:
 		saved.idx = buildIndex(s.cfg, next)

@@ -369,34 +369,54 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	}
 	finish := func() { rep.Duration = s.opts.now().Sub(start) }
 
-	writes := append([]Change(nil), out.changes...)
+	removals := out.removals
 	if out.withheld {
 		for _, c := range out.removals {
 			rep.Withheld = append(rep.Withheld, c.ID)
 		}
-	} else {
-		writes = append(writes, out.removals...)
+		removals = nil
 	}
-	for i, c := range writes {
-		if err := ctx.Err(); err != nil {
-			finish()
-			return rep, err
+	total := len(out.changes) + len(removals)
+	// A large state is encoded while the changes are applied: the
+	// encoding reads only the plan, and is saved once the target has
+	// accepted every write (and dropped when it has not).
+	var encoded chan *encodedNext
+	if total > 0 && len(out.next.Objects) >= concurrentEncodeMin && encodedStoreOf(s.store) != nil {
+		encoded = make(chan *encodedNext, 1)
+		go func() { encoded <- s.encodeNext(p.base, out) }()
+	}
+	wait := func() *encodedNext {
+		if encoded == nil {
+			return nil
 		}
-		if err := s.apply(ctx, c); err != nil {
-			finish()
-			return rep, err
-		}
-		record(rep, c)
-		if (i+1)%1000 == 0 {
-			s.log(ctx, "ldapsync: applying", slog.Int("done", i+1), slog.Int("total", len(writes)))
+		e := <-encoded
+		encoded = nil
+		return e
+	}
+	defer wait() // a run that stops early returns once the encoding is done with the plan
+	done := 0
+	for _, batch := range [][]Change{out.changes, removals} {
+		for i := range batch {
+			if err := ctx.Err(); err != nil {
+				finish()
+				return rep, err
+			}
+			if err := s.apply(ctx, batch[i]); err != nil {
+				finish()
+				return rep, err
+			}
+			record(rep, batch[i])
+			if done++; done%1000 == 0 {
+				s.log(ctx, "ldapsync: applying", slog.Int("done", done), slog.Int("total", total))
+			}
 		}
 	}
-	if err := s.saveState(ctx, p.base, out); err != nil {
+	if err := s.saveState(ctx, p.base, out, wait()); err != nil {
 		finish()
 		return rep, err
 	}
 	finish()
-	s.log(ctx, "ldapsync: run complete", slog.String("mode", string(rep.Mode)), slog.Int("writes", len(writes)))
+	s.log(ctx, "ldapsync: run complete", slog.String("mode", string(rep.Mode)), slog.Int("writes", total))
 	if out.emptyRead {
 		return rep, emptyReadError(len(out.removals))
 	}
@@ -405,6 +425,10 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	}
 	return rep, nil
 }
+
+// concurrentEncodeMin is the number of objects from which a run encodes
+// its next state while applying its changes.
+const concurrentEncodeMin = 4096
 
 // emptyReadError is the error of a run whose read found nothing in scope.
 func emptyReadError(planned int) error {
