@@ -387,7 +387,7 @@ func scanDocument(data []byte, maxTokens int, collect bool) (*scanResult, error)
 	rootDone := false
 	for {
 		off := r.offset()
-		tok, err := r.next()
+		tok, space, err := r.next()
 		if err == io.EOF {
 			break
 		}
@@ -431,21 +431,22 @@ func scanDocument(data []byte, maxTokens int, collect bool) (*scanResult, error)
 			}
 			f := scanFrame{entity: -1, kid: -1}
 			if len(stack) == 0 {
-				if t.Name.Space != NamespaceMetadata || (t.Name.Local != "EntityDescriptor" && t.Name.Local != "EntitiesDescriptor") {
-					return nil, &MetadataError{Element: qname(t.Name), Reason: "root element must be md:EntityDescriptor or md:EntitiesDescriptor", Err: ErrMalformed}
+				if space != NamespaceMetadata || (t.Name.Local != "EntityDescriptor" && t.Name.Local != "EntitiesDescriptor") {
+					return nil, &MetadataError{Element: qname(xml.Name{Space: space, Local: t.Name.Local}), Reason: "root element must be md:EntityDescriptor or md:EntitiesDescriptor", Err: ErrMalformed}
 				}
 				if collect && t.Name.Local == "EntityDescriptor" {
 					c = newFactsCollector()
 				}
 			}
 			if c != nil {
-				c.start(t)
+				c.start(t, space)
 			}
 			var parent *scanFrame
 			if len(stack) > 0 {
 				parent = &stack[len(stack)-1]
 			}
-			isMDEl := t.Name.Space == NamespaceMetadata
+			isMDEl := space == NamespaceMetadata
+			isDSEl := space == NamespaceXMLDSig
 			switch {
 			case parent == nil && isMDEl && t.Name.Local == "EntitiesDescriptor":
 				res.aggregate = true
@@ -475,9 +476,9 @@ func scanDocument(data []byte, maxTokens int, collect bool) (*scanResult, error)
 				res.entities = append(res.entities, e)
 			case parent != nil && parent.kind == frameEntity && isMDEl && t.Name.Local == "IDPSSODescriptor":
 				res.entities[parent.entity].idp = true
-			case parent != nil && parent.kind == frameEntity && t.Name.Space == NamespaceXMLDSig && t.Name.Local == "Signature":
+			case parent != nil && parent.kind == frameEntity && isDSEl && t.Name.Local == "Signature":
 				res.entities[parent.entity].signed = true
-			case len(stack) == 1 && parent.kind == frameEntities && t.Name.Space == NamespaceXMLDSig && t.Name.Local == "Signature":
+			case len(stack) == 1 && parent.kind == frameEntities && isDSEl && t.Name.Local == "Signature":
 				res.rootSigned = true
 			}
 			if len(stack) == 0 {
@@ -486,7 +487,7 @@ func scanDocument(data []byte, maxTokens int, collect bool) (*scanResult, error)
 			if len(stack) == 1 && res.aggregate {
 				f.kid = len(res.rootKids)
 				res.rootKids = append(res.rootKids, rootKid{start: off, entity: f.entity,
-					signature: t.Name.Space == NamespaceXMLDSig && t.Name.Local == "Signature"})
+					signature: isDSEl && t.Name.Local == "Signature"})
 			}
 			stack = append(stack, f)
 		case xml.EndElement:
@@ -739,7 +740,7 @@ func findEntity(root *etree.Element, entityID string) (*etree.Element, []validit
 		chain = append(chain[:len(chain):len(chain)], validityEl(el, path))
 		nEnts := 0
 		for _, c := range el.ChildElements() {
-			if c.NamespaceURI() != NamespaceMetadata {
+			if elementNS(c) != NamespaceMetadata {
 				continue
 			}
 			switch c.Tag {
@@ -778,7 +779,7 @@ func attr(el *etree.Element, key string) string {
 func mdChildren(el *etree.Element, tag string) []*etree.Element {
 	var out []*etree.Element
 	for _, c := range el.ChildElements() {
-		if c.Tag == tag && c.NamespaceURI() == NamespaceMetadata {
+		if c.Tag == tag && elementNS(c) == NamespaceMetadata {
 			out = append(out, c)
 		}
 	}
@@ -788,7 +789,7 @@ func mdChildren(el *etree.Element, tag string) []*etree.Element {
 func dsChildren(el *etree.Element, tag string) []*etree.Element {
 	var out []*etree.Element
 	for _, c := range el.ChildElements() {
-		if c.Tag == tag && c.NamespaceURI() == NamespaceXMLDSig {
+		if c.Tag == tag && elementNS(c) == NamespaceXMLDSig {
 			out = append(out, c)
 		}
 	}

@@ -88,6 +88,20 @@ func (r *nsReader) resolve(n xml.Name) string {
 	return n.Space
 }
 
+// elementNS returns the namespace URI of an element of a tree as
+// [nsReader.resolve] (and [xml.Decoder.Token]) resolves it: the xml and
+// xmlns prefixes are not looked up in the declarations, so the scan and
+// the tree agree on what an element is.
+func elementNS(el *etree.Element) string {
+	switch el.Space {
+	case "xml":
+		return xmlNamespaceURI
+	case "xmlns":
+		return el.Space
+	}
+	return el.NamespaceURI()
+}
+
 // offset is the input offset after the last token read.
 func (r *nsReader) offset() int64 { return r.d.InputOffset() }
 
@@ -100,18 +114,18 @@ func (r *nsReader) syntaxError(msg string) error {
 }
 
 // next returns the next token, or io.EOF after the last. The token's
-// bytes are valid until the following call. A StartElement's Name.Space
-// is its namespace URI; an EndElement's name is as written.
-func (r *nsReader) next() (xml.Token, error) {
-	tok, err := r.d.RawToken()
+// bytes are valid until the following call. Names are as written; for a
+// StartElement, space is the namespace URI of its name.
+func (r *nsReader) next() (tok xml.Token, space string, err error) {
+	tok, err = r.d.RawToken()
 	if err == io.EOF {
 		if len(r.open) > 0 {
-			return nil, r.syntaxError("unexpected EOF")
+			return nil, "", r.syntaxError("unexpected EOF")
 		}
-		return nil, io.EOF
+		return nil, "", io.EOF
 	}
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, "", syntaxError(err)
 	}
 	switch t := tok.(type) {
 	case xml.StartElement:
@@ -119,23 +133,22 @@ func (r *nsReader) next() (xml.Token, error) {
 		for _, a := range t.Attr {
 			r.declare(a)
 		}
-		t.Name.Space = r.resolve(t.Name)
-		return t, nil
+		return tok, r.resolve(t.Name), nil
 	case xml.EndElement:
 		if len(r.open) == 0 {
-			return nil, r.syntaxError("unexpected end element </" + t.Name.Local + ">")
+			return nil, "", r.syntaxError("unexpected end element </" + t.Name.Local + ">")
 		}
 		top := r.open[len(r.open)-1]
 		switch {
 		case top.name.Local != t.Name.Local:
-			return nil, r.syntaxError("element <" + top.name.Local + "> closed by </" + t.Name.Local + ">")
+			return nil, "", r.syntaxError("element <" + top.name.Local + "> closed by </" + t.Name.Local + ">")
 		case top.name.Space != t.Name.Space:
-			return nil, r.syntaxError("element <" + top.name.Local + "> with prefix " + top.name.Space + " closed by </" + t.Name.Local + "> with prefix " + t.Name.Space)
+			return nil, "", r.syntaxError("element <" + top.name.Local + "> with prefix " + top.name.Space + " closed by </" + t.Name.Local + "> with prefix " + t.Name.Space)
 		}
 		r.open = r.open[:len(r.open)-1]
 		r.binds = r.binds[:top.nBinds]
 	}
-	return tok, nil
+	return tok, "", nil
 }
 
 // scopeOfParent returns the namespace declarations in scope outside the
@@ -276,15 +289,15 @@ func lastAttr(attrs []xml.Attr, local string) string {
 	return v
 }
 
-// start takes a start tag whose Name.Space is the namespace URI.
-func (c *factsCollector) start(t xml.StartElement) {
+// start takes a start tag and the namespace URI of its name.
+func (c *factsCollector) start(t xml.StartElement, space string) {
 	kind := kindOther
 	parent := kindOther
 	if len(c.kinds) > 0 {
 		parent = c.kinds[len(c.kinds)-1]
 	}
-	md := t.Name.Space == NamespaceMetadata
-	ds := t.Name.Space == NamespaceXMLDSig
+	md := space == NamespaceMetadata
+	ds := space == NamespaceXMLDSig
 	switch {
 	case len(c.kinds) == 0:
 		kind = kindEntity
@@ -332,9 +345,6 @@ func (c *factsCollector) start(t xml.StartElement) {
 	case parent == kindX509Data && ds && t.Name.Local == "X509Certificate":
 		kind = kindCert
 		c.x509Count++
-		if c.text == nil {
-			c.text = make([]byte, 0, 2048)
-		}
 		c.text, c.textOpen = c.text[:0], true
 	}
 	c.kinds = append(c.kinds, kind)
@@ -347,7 +357,7 @@ func (c *factsCollector) charData(t []byte) {
 	}
 	switch c.kinds[len(c.kinds)-1] {
 	case kindCert:
-		c.text = appendClean(c.text, t)
+		c.text = appendClean(slices.Grow(c.text, len(t)), t)
 	case kindNameID:
 		c.text = append(c.text, t...)
 	}
@@ -398,7 +408,7 @@ func collectEntity(data []byte, scope []xml.Attr) (*entityFacts, error) {
 	r := newNSReader(data, scope)
 	c := newFactsCollector()
 	for {
-		tok, err := r.next()
+		tok, space, err := r.next()
 		if err == io.EOF {
 			break
 		}
@@ -407,7 +417,7 @@ func collectEntity(data []byte, scope []xml.Attr) (*entityFacts, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			c.start(t)
+			c.start(t, space)
 		case xml.EndElement:
 			c.end()
 		case xml.CharData:
@@ -427,7 +437,7 @@ func collectEntity(data []byte, scope []xml.Attr) (*entityFacts, error) {
 // treeFacts reads the facts of an EntityDescriptor from its tree.
 func treeFacts(ent *etree.Element) *entityFacts {
 	f := &entityFacts{
-		isEntity: ent.Tag == "EntityDescriptor" && ent.NamespaceURI() == NamespaceMetadata,
+		isEntity: ent.Tag == "EntityDescriptor" && elementNS(ent) == NamespaceMetadata,
 		tag:      ent.Tag,
 		entityID: attr(ent, "entityID"),
 		validity: validityAttrs{attr(ent, "validUntil"), attr(ent, "cacheDuration")},
