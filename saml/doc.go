@@ -29,8 +29,9 @@
 // [WithMaxTokens] cap size and token count, nesting is limited to
 // [MaxMetadataDepth], and DOCTYPE or entity declarations are refused, so
 // entity-expansion payloads never reach the parser. Large aggregates are
-// scanned as a stream and only the picked EntityDescriptor is built as a
-// tree.
+// scanned as a stream and only the picked EntityDescriptor is read again.
+// Without [WithMetadataSigner] no tree is built at all: the values are read
+// from the tokens.
 //
 // [WithMetadataSigner] requires the metadata to be signed by a pinned
 // certificate; the signature is checked with goxmldsig and only the signed

@@ -18,10 +18,10 @@ import (
 //
 // The aggregate cases also report peak-heap/file: the highest heap growth
 // seen while parsing once, divided by the size of the document. Only the
-// picked EntityDescriptor is built as a tree, and a signed aggregate is
-// verified child by child, so it stays well under 4x even for 20,000
-// entities (below a few MiB the runtime's minimum heap target dominates
-// the ratio).
+// picked EntityDescriptor is read again (as a tree only when it must be
+// verified), and a signed aggregate is verified child by child, so it
+// stays well under 4x even for 20,000 entities (below a few MiB the
+// runtime's minimum heap target dominates the ratio).
 func BenchmarkParseMetadata(b *testing.B) {
 	now := WithNow(func() time.Time { return mdNow })
 	entra := mdFixture(b, "entra-id.xml")
