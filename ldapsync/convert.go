@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,17 +164,27 @@ func (r *reader) convertIndexed(e *ldap.Entry, ix *entryIndex) (id string, rec *
 				rec.Disabled = n&0x2 != 0
 			}
 		}
-		for i, name := range extraAttributes {
+		var p attrPacker
+		for _, i := range extraOrder {
 			if vals := ix.values(slotExtra + i); len(vals) > 0 {
-				if rec.Attributes == nil {
-					rec.Attributes = map[string][]string{}
-				}
-				rec.Attributes[name] = append([]string(nil), vals...)
+				p.add(extraAttributes[i], vals)
 			}
 		}
+		rec.attrs = p.block()
 	}
 	return pack(id, rec), rec, ""
 }
+
+// extraOrder lists the indexes of extraAttributes in name order, the
+// order of an attrBlock.
+var extraOrder = func() []int {
+	o := make([]int, len(extraAttributes))
+	for i := range o {
+		o[i] = i
+	}
+	slices.SortFunc(o, func(a, b int) int { return strings.Compare(extraAttributes[a], extraAttributes[b]) })
+	return o
+}()
 
 // pack copies every string of rec into one new block, and id into a
 // string of its own (reports and states keep IDs longer than records):

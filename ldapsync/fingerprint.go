@@ -17,6 +17,7 @@ import (
 type fpWriter struct {
 	b    []byte
 	keys []string
+	vals []string // attrBlock.each's buffer
 }
 
 var fpWriters = sync.Pool{New: func() any { return &fpWriter{b: make([]byte, 0, 512)} }}
@@ -87,6 +88,20 @@ func (w *fpWriter) user(u *User) {
 		}
 		w.b = append(w.b, '}')
 		clear(w.keys)
+	} else if u.attrs != "" && u.Attributes == nil {
+		w.b = append(w.b, `,"attributes":{`...)
+		first := true
+		w.vals = u.attrs.each(w.vals, func(name string, values []string) {
+			if !first {
+				w.b = append(w.b, ',')
+			}
+			first = false
+			w.str(name)
+			w.b = append(w.b, ':')
+			w.strs(values)
+		})
+		w.b = append(w.b, '}')
+		clear(w.vals[:cap(w.vals)])
 	}
 	w.b = append(w.b, '}')
 }

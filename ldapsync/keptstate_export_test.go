@@ -44,7 +44,7 @@ func keptState(t *testing.T, s *Syncer) State {
 		}
 		st.Objects[id] = o
 	}
-	return st
+	return withMaps(st) // as a caller's Load has it
 }
 
 // keptDecoded counts the objects and records s keeps decoded between
@@ -63,9 +63,24 @@ func keptDecoded(s *Syncer) (objects int) {
 func wholeNextOf(t *testing.T, out *outcome) State {
 	t.Helper()
 	if out.base == nil {
-		return out.next
+		return withMaps(out.next)
 	}
 	next, err := out.wholeNext()
 	require.NoError(t, err)
-	return next
+	return withMaps(next) // records as a caller's Load has them
+}
+
+// mapChanges returns changes with the users' packed attributes as maps
+// (see attrBlock), for comparing plans made from records of either form.
+func mapChanges(cs []Change) []Change {
+	out := make([]Change, len(cs))
+	for i, c := range cs {
+		if c.User != nil && c.User.Attributes == nil && c.User.attrs != "" {
+			u := *c.User
+			u.Attributes, u.attrs = u.attrs.toMap(), ""
+			c.User = &u
+		}
+		out[i] = c
+	}
+	return out
 }

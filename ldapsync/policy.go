@@ -65,7 +65,7 @@ func (p *policies) skipReason(rec *Record) string {
 // wantUser).
 func (p *policies) user(id string, rec *Record) User {
 	u := User{ID: id, DN: rec.DN, Email: rec.Email, DisplayName: rec.DisplayName,
-		Contact: rec.Kind == KindContact, Attributes: rec.Attributes}
+		Contact: rec.Kind == KindContact, Attributes: rec.Attributes, attrs: rec.attrs}
 	for _, a := range rec.Aliases {
 		if p.allowed(a) {
 			u.Aliases = append(u.Aliases, a)

@@ -73,6 +73,8 @@ type Record struct {
 	Attributes  map[string][]string `json:"attributes,omitempty"`
 	Members     []string            `json:"members,omitempty"`   // groups: member IDs resolved
 	MemberDNs   []string            `json:"memberDNs,omitempty"` // groups: member DNs not (yet) resolved
+
+	attrs attrBlock // Attributes, packed (see attrBlock), when Attributes is nil
 }
 
 // Record kinds.
@@ -236,18 +238,20 @@ func (f *FileStore) Load(ctx context.Context) (State, error) {
 }
 
 func decodeState(b []byte, path string) (State, error) {
-	s, _, err := decodeStateSpans(b, path, false)
+	s, _, err := decodeStateSpans(b, path, false, false)
 	return s, err
 }
 
 // decodeStateSpans is decodeState that also says, with spans set, where
-// each object's record lies in b (nil for a version 1 file).
-func decodeStateSpans(b []byte, path string, spans bool) (State, *stateEncoding, error) {
+// each object's record lies in b (nil for a version 1 file); with packed
+// set, records keep their attributes packed (see attrBlock), for the
+// package's own use.
+func decodeStateSpans(b []byte, path string, spans, packed bool) (State, *stateEncoding, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return State{}, nil, &StateError{Path: path, Op: "load", Err: errors.New("file is empty (truncated?); refusing to start over")}
 	}
 	if bytes.HasPrefix(b, []byte(stateMagic)) {
-		s, enc, err := decodeStateV2Spans(b, spans)
+		s, enc, err := decodeStateV2Spans(b, spans, packed)
 		if err != nil {
 			return State{}, nil, &StateError{Path: path, Op: "load", Err: fmt.Errorf("corrupt state: %w; refusing to start over", err)}
 		}

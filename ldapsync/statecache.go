@@ -104,7 +104,7 @@ func (c *savedState) fail(err error) {
 // state returns the whole saved state, decoded once per run.
 func (c *savedState) state() (State, error) {
 	if c.full == nil {
-		st, err := decodeState(c.enc.buf, "")
+		st, _, err := decodeStateSpans(c.enc.buf, "", false, true)
 		if err != nil {
 			return State{}, err
 		}
@@ -196,7 +196,7 @@ func (s *Syncer) loadState(ctx context.Context) (st State, saved *savedState, er
 	}
 	// Loaded as the store's Load would, noting where the records lie so
 	// that this run's save copies those of unchanged objects.
-	st, enc, err := decodeStateSpans(b, path, true)
+	st, enc, err := decodeStateSpans(b, path, true, true)
 	if err != nil || enc == nil {
 		return st, nil, err
 	}
@@ -272,7 +272,7 @@ func (s *Syncer) saveState(ctx context.Context, base *savedState, out *outcome, 
 	es := encodedStoreOf(s.store)
 	if es == nil {
 		s.saved = nil
-		return s.store.Save(ctx, out.next)
+		return s.store.Save(ctx, withMaps(out.next))
 	}
 	e := pre
 	if e == nil {

@@ -348,7 +348,7 @@ func (e *stateEncoding) idAt(i int) string {
 // slices of one copy of the record.
 func (e *stateEncoding) objectAt(i int) (string, *ObjectState, error) {
 	sp := e.spans[i]
-	d := stateDecoder{s: string(e.buf[sp.off : sp.off+sp.n])}
+	d := stateDecoder{s: string(e.buf[sp.off : sp.off+sp.n]), packed: true}
 	o := &ObjectState{}
 	id := d.object(o, nil)
 	if d.err == nil && d.off != len(d.s) {
@@ -401,7 +401,11 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 		e.strs(r.Aliases)
 		e.strs(r.Problems)
 		e.str(r.DisplayName)
-		e.attrs(r.Attributes)
+		if r.Attributes == nil && r.attrs != "" {
+			e.b = append(e.b, r.attrs...) // the same bytes as e.attrs(r.attributes())
+		} else {
+			e.attrs(r.Attributes)
+		}
 		e.b = binary.AppendUvarint(e.b, uint64(len(r.Members)))
 		for _, m := range r.Members {
 			e.id(m)
@@ -548,13 +552,14 @@ func formatUUID(u []byte) string {
 
 // decodeStateV2 reads the version 2 encoding; b starts with stateMagic.
 func decodeStateV2(b []byte) (State, error) {
-	st, _, err := decodeStateV2Spans(b, false)
+	st, _, err := decodeStateV2Spans(b, false, false)
 	return st, err
 }
 
 // decodeStateV2Spans is decodeStateV2 that also says, with spans set,
-// where each object's record lies in b.
-func decodeStateV2Spans(b []byte, spans bool) (State, *stateEncoding, error) {
+// where each object's record lies in b; with packed set, records keep
+// their attributes packed (see attrBlock).
+func decodeStateV2Spans(b []byte, spans, packed bool) (State, *stateEncoding, error) {
 	if len(b) < len(stateMagic)+4 {
 		return State{}, nil, errors.New("truncated")
 	}
@@ -562,7 +567,7 @@ func decodeStateV2Spans(b []byte, spans bool) (State, *stateEncoding, error) {
 	if crc32.Checksum(body, stateCRC) != sum {
 		return State{}, nil, errors.New("checksum mismatch (truncated or damaged file)")
 	}
-	d := stateDecoder{s: string(body), off: len(stateMagic)}
+	d := stateDecoder{s: string(body), off: len(stateMagic), packed: packed}
 	n := d.count(1)
 	if d.err != nil || n > len(d.s)-d.off {
 		return State{}, nil, errors.New("header: bad length")
@@ -661,11 +666,36 @@ func (d *stateDecoder) object(o *ObjectState, rec func() *Record) string {
 		r.Aliases = d.strs()
 		r.Problems = d.strs()
 		r.DisplayName = d.str()
+		start := d.off
 		if na := d.count(2); na > 0 {
-			r.Attributes = make(map[string][]string, na)
-			for range na {
-				k := d.str()
-				r.Attributes[k] = d.strs()
+			sorted := d.packed
+			if sorted {
+				prev := ""
+				for i := range na {
+					k := d.str()
+					if i > 0 && k <= prev {
+						sorted = false // not as the encoder writes: made a map of
+						break
+					}
+					prev = k
+					for range d.count(1) {
+						d.str()
+					}
+				}
+				if d.err == nil && sorted {
+					r.attrs = attrBlock(d.s[start:d.off])
+				}
+				if !sorted && d.err == nil {
+					d.off = start
+					na = d.count(2)
+				}
+			}
+			if !sorted && d.err == nil {
+				r.Attributes = make(map[string][]string, na)
+				for range na {
+					k := d.str()
+					r.Attributes[k] = d.strs()
+				}
 			}
 		}
 		if nm := d.count(2); nm > 0 {
@@ -684,6 +714,9 @@ type stateDecoder struct {
 	s   string
 	off int
 	err error
+	// packed: records keep their attributes packed (see attrBlock), for
+	// the package's own use; a caller's Load gets maps.
+	packed bool
 }
 
 var errShort = errors.New("truncated record")

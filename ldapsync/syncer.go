@@ -543,6 +543,12 @@ func ownedUser(u *User) User {
 		}
 		c.Attributes = m
 	}
+	if u.Attributes == nil && u.attrs != "" {
+		// Packed (see attrBlock): the map is made here, of strings
+		// sliced from a copy of the block.
+		c.Attributes = attrBlock(strings.Clone(string(u.attrs))).toMap()
+	}
+	c.attrs = ""
 	return c
 }
 

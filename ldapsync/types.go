@@ -12,6 +12,8 @@ type User struct {
 	Contact     bool                `json:"contact,omitempty"`
 	Groups      []string            `json:"groups,omitempty"` // IDs of the synchronised groups the user is a member of, sorted
 	Attributes  map[string][]string `json:"attributes,omitempty"`
+
+	attrs attrBlock // Attributes, packed (see attrBlock), when Attributes is nil: in plans only
 }
 
 // Group is one synchronised directory group.
@@ -24,6 +26,10 @@ type Group struct {
 }
 
 func (u User) clone() User {
+	if u.Attributes == nil && u.attrs != "" {
+		u.Attributes = u.attrs.toMap()
+	}
+	u.attrs = ""
 	u.Aliases = append([]string(nil), u.Aliases...)
 	u.Groups = append([]string(nil), u.Groups...)
 	if u.Attributes != nil {
