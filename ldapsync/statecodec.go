@@ -99,6 +99,9 @@ func keyHash(s string) uint64 { return maphash.String(keySeed, s) }
 // variable so that tests can reach it).
 var maxEncoding = math.MaxUint32
 
+// sizeSample is the number of objects encoded to size a new encoding.
+const sizeSample = 256
+
 // errSpliceTooLarge: the spliced encoding would exceed maxEncoding; the
 // state is encoded whole instead.
 var errSpliceTooLarge = errors.New("state too large to splice")
@@ -124,14 +127,6 @@ func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*Objec
 	if err != nil {
 		return nil, nil, err
 	}
-	size := 64 + len(hdr) + len(s.Objects)*256
-	if prev != nil {
-		size = len(prev.buf) + len(hdr) + 64
-	}
-	e := stateEncoder{b: make([]byte, 0, size)}
-	e.b = append(e.b, stateMagic...)
-	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
-	e.b = append(e.b, hdr...)
 	type keyed struct {
 		h  uint64
 		id string
@@ -142,6 +137,25 @@ func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*Objec
 		keys = append(keys, keyed{keyHash(id), id, o})
 	}
 	slices.SortFunc(keys, func(a, b keyed) int { return cmp.Compare(a.h, b.h) })
+	size := 64 + len(hdr) + len(keys)*256
+	switch {
+	case prev != nil:
+		size = len(prev.buf) + len(hdr) + 64
+	case len(keys) >= 4*sizeSample:
+		// The size of the objects first in hash order, a sample as good
+		// as any, sizes the buffer: a whole state encoded into a guess
+		// several times too large, or grown by doubling, would hold
+		// twice the memory it needs while it is made.
+		var sample stateEncoder
+		for _, k := range keys[:sizeSample] {
+			sample.object(k.id, k.o)
+		}
+		size = 64 + len(hdr) + len(sample.b)*len(keys)/sizeSample*17/16
+	}
+	e := stateEncoder{b: make([]byte, 0, size)}
+	e.b = append(e.b, stateMagic...)
+	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
+	e.b = append(e.b, hdr...)
 	enc := &stateEncoding{spans: make([]encSpan, len(keys))}
 	j := 0 // prev.spans before j hash below the key: both are in hash order
 	for i, k := range keys {
