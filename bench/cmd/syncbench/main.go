@@ -20,11 +20,15 @@
 //     until it is collected, sampled every millisecond);
 //   - retained: live heap after the full sync (after a GC), with the
 //     syncer, its state store and the target still held;
-//   - target_bytes: live heap of a MemoryTarget holding the same users and
-//     groups, built on its own: the target's own storage;
+//   - target_bytes, target_rss: live heap and peak RSS growth of a
+//     MemoryTarget filled with the same users and groups (laid out as a
+//     sync hands them over) in a process of its own: the target's own
+//     storage, without and with the collector's headroom;
 //   - over_heap_per_user / over_rss_per_user / over_retained_per_user:
 //     (heap_peak, RSS growth or retained) minus target_bytes, divided by
-//     the objects synchronised.
+//     the objects synchronised; over_target_rss_per_user: RSS growth minus
+//     target_rss, divided by the objects synchronised, which is what a
+//     sync costs at its peak beyond what storing the objects costs.
 //
 // Example:
 //
@@ -77,7 +81,15 @@ func main() {
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (after the full syncs) to this file")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "write a profile of the live heap after the incremental run to this file")
 	printAttrs := flag.String("print-attrs", "", "print the attributes ldapsync reads (ad or ldap), space-separated, and exit")
+	targetOnly := flag.String("target-rss", "", "fill a MemoryTarget from this dump, print its peak RSS growth and exit (see targetRSS)")
 	flag.Parse()
+	if *targetOnly != "" {
+		if err := fillTarget(*targetOnly); err != nil {
+			fmt.Fprintln(os.Stderr, "syncbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *printAttrs != "" {
 		fmt.Println(strings.Join(attributes(*printAttrs == "ad"), " "))
 		return
@@ -251,24 +263,13 @@ func run(ctx context.Context, o options) error {
 	}
 	enum := time.Since(t0)
 
-	// Target's own storage: a MemoryTarget with the same objects.
-	var buildErr error
-	tb := liveGrowth(func() any {
-		t := ldapsync.NewMemoryTarget()
-		for _, u := range users {
-			if err := t.Upsert(ctx, u); err != nil {
-				buildErr = err
-			}
-		}
-		for _, g := range groups {
-			if err := t.UpsertGroup(ctx, g); err != nil {
-				buildErr = err
-			}
-		}
-		return t
-	})
-	if buildErr != nil {
-		return buildErr
+	// Target's own storage: a MemoryTarget filled with the same objects,
+	// laid out as a sync hands them over, in a process of its own: its
+	// live heap, and its peak RSS growth. (Built here from the snapshot,
+	// its strings would be the snapshot's and go uncounted.)
+	tRSS, tb, err := targetRSS(users, groups)
+	if err != nil {
+		return err
 	}
 
 	// Peak heap of one more full sync into a fresh target.
@@ -299,11 +300,13 @@ func run(ctx context.Context, o options) error {
 	n := float64(objects)
 	fmt.Printf("%s ", fullPhases)
 	fmt.Printf("%ssource=%s objects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
-		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f\n",
+		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f "+
+		"target_rss=%d over_target_rss_per_user=%.0f\n",
 		prefix(o.label), source, objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(),
 		raw.Milliseconds(), enum.Milliseconds(), incr.Milliseconds(), incrCPU.Milliseconds(),
 		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
-		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n)
+		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n,
+		tRSS, (float64(rssFull-rssStart)-float64(tRSS))/n)
 	return nil
 }
 
@@ -388,23 +391,6 @@ func rawSearch(conn *ldap.Conn, o options, filter string, attrs []string) (int, 
 		}
 		paging.SetCookie(ctrl.Cookie)
 	}
-}
-
-// liveGrowth returns how much the live heap grows while the value built
-// by f is kept.
-func liveGrowth(f func() any) uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
-	v := f()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(v)
-	if ms.HeapAlloc < base {
-		return 0
-	}
-	return ms.HeapAlloc - base
 }
 
 // phases is a slog handler that notes when the syncer reports the end of
