@@ -44,6 +44,9 @@ type outcome struct {
 	byHash map[uint64][]string // (see idOf)
 }
 
+// userChunk is the number of users of one allocation in a plan.
+const userChunk = 1024
+
 // compute merges a read into the previous state, applies the policies and
 // plans the target writes. snapshot, when not nil, is the target's linked
 // users and contacts (read on full runs to converge with a target that
@@ -89,7 +92,9 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	allowed := pol.allowed
 	ids := sortedKeys(view)
 	users := make(map[string]*User, len(view))
-	userSlab := make([]User, 0, len(view)) // one allocation for every user of the run
+	// Users come from slabs of userChunk: one allocation per chunk, and
+	// a chunk is freed once its users are applied (see commit).
+	var userSlab []User
 	groups := map[string]*Group{}
 	skip := func(id string, rec *Record, reason string) {
 		out.skipped = append(out.skipped, Skip{ID: id, DN: rec.DN, Reason: reason})
@@ -108,6 +113,9 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			skip(id, rec, pol.skipReason(rec))
 			idx.skipped[hashes[i]] = struct{}{}
 		case wantUser:
+			if len(userSlab) == cap(userSlab) {
+				userSlab = make([]User, 0, min(userChunk, len(view)-i))
+			}
 			userSlab = append(userSlab, pol.user(id, rec))
 			users[id] = &userSlab[len(userSlab)-1]
 			userAt[i] = users[id]

@@ -213,7 +213,10 @@ type encodedNext struct {
 	// delta: planned incrementally from base; fromBase: base is the
 	// state kept, at hand.
 	delta, fromBase bool
-	err             error
+	// released: the records of next were dropped as they were encoded
+	// (a full plan's, whose index is made already).
+	released bool
+	err      error
 }
 
 // encodeNext encodes the next state of out for one of this package's
@@ -254,7 +257,11 @@ func (s *Syncer) encodeNext(base *savedState, out *outcome) *encodedNext {
 			}
 		}
 	} else {
-		e.b, e.enc, e.err = encodeStateReusing(e.next, prev, prevObjs, nil)
+		// A full plan's next state is needed decoded only to be encoded
+		// (its index is made already): its records go as they are
+		// encoded, and those no write holds on to are freed meanwhile.
+		e.released = !delta && out.idx != nil
+		e.b, e.enc, e.err = encodeStateFrom(e.next, prev, prevObjs, nil, e.released)
 	}
 	if e.err == nil && cap(e.b)-len(e.b) > len(e.b)/8 {
 		e.b = bytes.Clone(e.b) // keep no spare capacity between runs

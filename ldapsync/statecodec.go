@@ -114,6 +114,13 @@ var errSpliceTooLarge = errors.New("state too large to splice")
 // touched still present only: every other object is one of prev, copied
 // in blocks without being looked at.
 func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*ObjectState, touched []string) ([]byte, *stateEncoding, error) {
+	return encodeStateFrom(s, prev, prevObjs, touched, false)
+}
+
+// encodeStateFrom is encodeStateReusing; with release set, it drops the
+// record of every object of s once encoded (ObjectState.Source = nil), so
+// that a state no longer needed decoded is freed while it is encoded.
+func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectState, touched []string, release bool) ([]byte, *stateEncoding, error) {
 	if prev != nil && prev.buf == nil {
 		prev = nil
 	}
@@ -180,6 +187,9 @@ func encodeStateReusing(s State, prev *stateEncoding, prevObjs map[string]*Objec
 		}
 		if !copied {
 			e.object(k.id, o)
+		}
+		if release {
+			o.Source = nil
 		}
 		enc.spans[i] = encSpan{h: k.h, off: uint32(off), n: uint32(len(e.b) - off)}
 		if i > 0 && keys[i-1].h == k.h {

@@ -385,13 +385,18 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 		encoded = make(chan *encodedNext, 1)
 		go func() { encoded <- s.encodeNext(p.base, out) }()
 	}
-	wait := func() *encodedNext {
-		if encoded == nil {
-			return nil
+	var pre *encodedNext
+	got := func(e *encodedNext) {
+		pre, encoded = e, nil
+		if e.released {
+			out.next.Objects = nil // every record encoded and dropped: the rest goes too
 		}
-		e := <-encoded
-		encoded = nil
-		return e
+	}
+	wait := func() *encodedNext {
+		if encoded != nil {
+			got(<-encoded)
+		}
+		return pre
 	}
 	defer wait() // a run that stops early returns once the encoding is done with the plan
 	done := 0
@@ -406,8 +411,18 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 				return rep, err
 			}
 			record(rep, batch[i])
+			// Applied: the plan's copy of the object can go (the state
+			// to save holds what it needs of it).
+			batch[i].User, batch[i].Group = nil, nil
 			if done++; done%1000 == 0 {
 				s.log(ctx, "ldapsync: applying", slog.Int("done", done), slog.Int("total", total))
+				if encoded != nil {
+					select {
+					case e := <-encoded:
+						got(e)
+					default:
+					}
+				}
 			}
 		}
 	}
