@@ -390,7 +390,7 @@ func (out *outcome) planWrite(id string, u *User, g *Group, rec *Record, po, o *
 	if pfp == "" {
 		op = OpAddGroup
 	}
-	out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prevFP: pfp})
+	out.changes = append(out.changes, Change{Op: op, ID: id, DN: g.DN, Group: g, prior: &priorState{fp: pfp}})
 	if out.groupCands == nil {
 		out.groupCands = map[string][]string{}
 	}
@@ -404,7 +404,7 @@ func (out *outcome) planWrite(id string, u *User, g *Group, rec *Record, po, o *
 // removal is the change taking object id (whose DN was dn) out of the
 // target, linked there as fp, dis and kind.
 func removal(cfg Config, id, dn, fp string, dis bool, kind string) Change {
-	c := Change{ID: id, DN: dn, prevFP: fp, prevKind: kind, prevDisabled: dis}
+	c := Change{ID: id, DN: dn, prior: &priorState{fp: fp, kind: kind, disabled: dis}}
 	switch {
 	case kind == KindGroup:
 		c.Op = OpDeleteGroup
@@ -464,7 +464,7 @@ func (o *outcome) withhold(reason string) {
 			st = &ObjectState{}
 			o.next.Objects[c.ID] = st
 		}
-		st.Applied, st.AppliedKind, st.AppliedDisabled = c.prevFP, c.prevKind, c.prevDisabled
+		st.Applied, st.AppliedKind, st.AppliedDisabled = c.prior.fp, c.prior.kind, c.prior.disabled
 	}
 	o.keepWithheldMembers()
 	o.warnings = append(o.warnings, reason)
@@ -477,7 +477,7 @@ func (o *outcome) withhold(reason string) {
 func (o *outcome) keepWithheldMembers() {
 	kept := map[string]bool{}
 	for _, c := range o.removals {
-		if c.prevKind != KindGroup {
+		if c.prior.kind != KindGroup {
 			kept[c.ID] = true
 		}
 	}
@@ -509,7 +509,7 @@ func (o *outcome) keepWithheldMembers() {
 			if st := o.next.Objects[c.ID]; st != nil {
 				st.Applied = fp
 			}
-			if fp == c.prevFP {
+			if fp == c.prevFP() {
 				continue // as applied before: nothing to write
 			}
 		}

@@ -61,10 +61,23 @@ type Change struct {
 	Group *Group   `json:"group,omitempty"` // for group writes
 
 	viaDisable bool // OpDisable of a user whose only change is the disabled bit
-	// For removals: what the target holds, kept in the state when the
-	// removal is withheld.
-	prevFP, prevKind string
-	prevDisabled     bool
+	// For removals and group writes: what the target holds (kept in the
+	// state when a removal is withheld); nil for user writes, most of a
+	// plan, which carry nothing more.
+	prior *priorState
+}
+
+// priorState is what the target holds for the object of a change.
+type priorState struct {
+	fp, kind string
+	disabled bool
+}
+
+func (c Change) prevFP() string {
+	if c.prior == nil {
+		return ""
+	}
+	return c.prior.fp
 }
 
 // IsRemoval reports whether the change removes an object from the target.

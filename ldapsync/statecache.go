@@ -262,6 +262,9 @@ func (s *Syncer) encodeNext(base *savedState, out *outcome) *encodedNext {
 		// encoded, and those no write holds on to are freed meanwhile.
 		e.released = !delta && out.idx != nil
 		e.b, e.enc, e.err = encodeStateFrom(e.next, prev, prevObjs, nil, e.released)
+		if e.released {
+			e.next.Objects = nil // records dropped: nothing left to read there
+		}
 	}
 	if e.err == nil && cap(e.b)-len(e.b) > len(e.b)/8 {
 		e.b = bytes.Clone(e.b) // keep no spare capacity between runs

@@ -377,6 +377,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 		removals = nil
 	}
 	total := len(out.changes) + len(removals)
+	presize(rep, out.changes, removals)
 	// A large state is encoded while the changes are applied: the
 	// encoding reads only the plan, and is saved once the target has
 	// accepted every write (and dropped when it has not).
@@ -488,21 +489,44 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 	return nil
 }
 
-func record(r *Report, c Change) {
-	switch c.Op {
-	case OpAdd, OpAddGroup:
-		r.Added = append(r.Added, c.ID)
-	case OpUpdate, OpUpdateGroup:
-		r.Updated = append(r.Updated, c.ID)
-	case OpDisable:
-		r.Disabled = append(r.Disabled, c.ID)
-	case OpEnable:
-		r.Enabled = append(r.Enabled, c.ID)
-	case OpUnlink:
-		r.Unlinked = append(r.Unlinked, c.ID)
-	case OpDelete, OpDeleteGroup:
-		r.Deleted = append(r.Deleted, c.ID)
+// presize gives the report's ID lists the room the writes need.
+func presize(r *Report, batches ...[]Change) {
+	n := map[*[]string]int{}
+	for _, b := range batches {
+		for _, c := range b {
+			if l := listOf(r, c.Op); l != nil {
+				n[l]++
+			}
+		}
 	}
+	for l, k := range n {
+		*l = make([]string, 0, k)
+	}
+}
+
+func record(r *Report, c Change) {
+	if l := listOf(r, c.Op); l != nil {
+		*l = append(*l, c.ID)
+	}
+}
+
+// listOf returns the list of r that names the objects of changes op.
+func listOf(r *Report, op ChangeOp) *[]string {
+	switch op {
+	case OpAdd, OpAddGroup:
+		return &r.Added
+	case OpUpdate, OpUpdateGroup:
+		return &r.Updated
+	case OpDisable:
+		return &r.Disabled
+	case OpEnable:
+		return &r.Enabled
+	case OpUnlink:
+		return &r.Unlinked
+	case OpDelete, OpDeleteGroup:
+		return &r.Deleted
+	}
+	return nil
 }
 
 // The records of unchanged objects come from the stored state, whose
