@@ -61,6 +61,10 @@ type Change struct {
 	Group *Group   `json:"group,omitempty"` // for group writes
 
 	viaDisable bool // OpDisable of a user whose only change is the disabled bit
+	// encoded: User is made from the encoded next state when applied
+	// (see commit), with groups as its Groups.
+	encoded bool
+	groups  []string
 	// For removals and group writes: what the target holds (kept in the
 	// state when a removal is withheld); nil for user writes, most of a
 	// plan, which carry nothing more.

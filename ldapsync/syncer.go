@@ -378,28 +378,43 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	}
 	total := len(out.changes) + len(removals)
 	presize(rep, out.changes, removals)
-	// A large state is encoded while the changes are applied: the
-	// encoding reads only the plan, and is saved once the target has
-	// accepted every write (and dropped when it has not).
-	var encoded chan *encodedNext
-	if total > 0 && len(out.next.Objects) >= concurrentEncodeMin && encodedStoreOf(s.store) != nil {
-		encoded = make(chan *encodedNext, 1)
-		go func() { encoded <- s.encodeNext(p.base, out) }()
-	}
+	// A full plan saved to one of this package's stores is encoded before
+	// anything is applied (an encoding that fails then writes nothing).
+	// The encoding holds every record the writes need: the plan's
+	// decoded records go as they are encoded, its users once encoded,
+	// and each user is made again from the encoding when it is written.
+	// A full run so holds the directory once, encoded, while the target
+	// fills, instead of decoded twice over (records and users).
 	var pre *encodedNext
-	got := func(e *encodedNext) {
-		pre, encoded = e, nil
-		if e.released {
-			out.next.Objects = nil // every record encoded and dropped: the rest goes too
+	var pol *policies
+	if total > 0 && out.base == nil && out.idx != nil && encodedStoreOf(s.store) != nil {
+		pre = s.encodeNext(p.base, out)
+		if pre.err != nil {
+			finish()
+			return rep, s.saveState(ctx, p.base, out, pre)
+		}
+		if pre.released && pre.enc != nil && pre.enc.buf != nil {
+			out.next.Objects = nil // every record dropped: the rest goes too
+			pol = out.idx.pol
+			for i := range out.changes {
+				if c := &out.changes[i]; c.User != nil {
+					c.groups, c.User, c.encoded = c.User.Groups, nil, true
+				}
+			}
 		}
 	}
-	wait := func() *encodedNext {
-		if encoded != nil {
-			got(<-encoded)
-		}
-		return pre
+	// The users are made from the encoding ahead of the writes, in a
+	// goroutine of their own, a bounded number at a time.
+	var made chan madeUser
+	if pol != nil {
+		made = make(chan madeUser, 256)
+		stop, exited := make(chan struct{}), make(chan struct{})
+		defer func() { close(stop); <-exited }() // it reads the encoding, which the Syncer keeps
+		go func() {
+			defer close(exited)
+			makeUsers(pre.enc, pol, out.changes, made, stop)
+		}()
 	}
-	defer wait() // a run that stops early returns once the encoding is done with the plan
 	done := 0
 	for _, batch := range [][]Change{out.changes, removals} {
 		for i := range batch {
@@ -407,27 +422,29 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 				finish()
 				return rep, err
 			}
-			if err := s.apply(ctx, batch[i]); err != nil {
+			c := batch[i]
+			if c.encoded {
+				m := <-made
+				if m.err != nil {
+					finish()
+					return rep, &StateError{Op: "save", Err: m.err} // the state being saved, read back
+				}
+				c.User = &m.u
+			}
+			if err := s.apply(ctx, c); err != nil {
 				finish()
 				return rep, err
 			}
-			record(rep, batch[i])
+			record(rep, c)
 			// Applied: the plan's copy of the object can go (the state
 			// to save holds what it needs of it).
-			batch[i].User, batch[i].Group = nil, nil
+			batch[i].User, batch[i].Group, batch[i].groups = nil, nil, nil
 			if done++; done%1000 == 0 {
 				s.log(ctx, "ldapsync: applying", slog.Int("done", done), slog.Int("total", total))
-				if encoded != nil {
-					select {
-					case e := <-encoded:
-						got(e)
-					default:
-					}
-				}
 			}
 		}
 	}
-	if err := s.saveState(ctx, p.base, out, wait()); err != nil {
+	if err := s.saveState(ctx, p.base, out, pre); err != nil {
 		finish()
 		return rep, err
 	}
@@ -442,10 +459,6 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	return rep, nil
 }
 
-// concurrentEncodeMin is the number of objects from which a run encodes
-// its next state while applying its changes.
-const concurrentEncodeMin = 4096
-
 // emptyReadError is the error of a run whose read found nothing in scope.
 func emptyReadError(planned int) error {
 	return fmt.Errorf("%w: %d removals withheld; check the bind account's read access and RootDN", ErrEmptyRead, planned)
@@ -454,10 +467,16 @@ func emptyReadError(planned int) error {
 func (s *Syncer) apply(ctx context.Context, c Change) error {
 	var err error
 	op := string(c.Op)
+	owned := func() User {
+		if c.encoded {
+			return *c.User // made from the encoding for this write: the target's own
+		}
+		return ownedUser(c.User)
+	}
 	switch c.Op {
 	case OpAdd, OpUpdate, OpEnable:
 		op = "upsert"
-		err = s.target.Upsert(ctx, ownedUser(c.User))
+		err = s.target.Upsert(ctx, owned())
 	case OpDisable:
 		if c.viaDisable {
 			op = "disable"
@@ -465,11 +484,11 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 			if err != nil && ctx.Err() == nil {
 				// The target may have lost the user: write it whole.
 				op = "upsert"
-				err = s.target.Upsert(ctx, ownedUser(c.User))
+				err = s.target.Upsert(ctx, owned())
 			}
 		} else {
 			op = "upsert"
-			err = s.target.Upsert(ctx, ownedUser(c.User))
+			err = s.target.Upsert(ctx, owned())
 		}
 	case OpAddGroup, OpUpdateGroup:
 		op = "upsert group"
@@ -487,6 +506,58 @@ func (s *Syncer) apply(ctx context.Context, c Change) error {
 		return &TargetError{Op: op, ID: c.ID, Err: err}
 	}
 	return nil
+}
+
+// madeUser is a user made from the encoding for a write (see makeUsers).
+type madeUser struct {
+	u   User
+	err error
+}
+
+// makeUsers sends on made, in order, the user of every change of changes
+// marked encoded, made from enc and owned by the target it goes to (see
+// ownedUser), until it is done, fails, or stop is closed.
+func makeUsers(enc *stateEncoding, pol *policies, changes []Change, made chan<- madeUser, stop <-chan struct{}) {
+	for i := range changes {
+		c := &changes[i]
+		if !c.encoded {
+			continue
+		}
+		var m madeUser
+		u, err := userFromEncoding(enc, pol, *c)
+		if err != nil {
+			m.err = err
+		} else {
+			m.u = ownedUser(&u)
+		}
+		select {
+		case made <- m:
+		case <-stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// userFromEncoding makes the user of change c (planned with pol) from its
+// record in the encoded next state, as the plan made it.
+func userFromEncoding(enc *stateEncoding, pol *policies, c Change) (User, error) {
+	i := enc.find(c.ID)
+	if i < 0 {
+		return User{}, fmt.Errorf("objects[%s]: not in the encoded state", c.ID)
+	}
+	_, o, err := enc.objectAt(i)
+	if err != nil {
+		return User{}, err
+	}
+	if o.Source == nil {
+		return User{}, fmt.Errorf("objects[%s]: no record in the encoded state", c.ID)
+	}
+	u := pol.user(c.ID, o.Source)
+	u.Groups = c.groups
+	return u, nil
 }
 
 // presize gives the report's ID lists the room the writes need.
