@@ -135,7 +135,7 @@ func TestLargeRunSavesWhatItApplied(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Renamed Seven", snap[users[7].ID].DisplayName)
 
-	// A full read of the same Syncer over the state it keeps: no write.
+	// Full reads over the state kept: no write, then the one change.
 	s, err = ldapsync.NewSyncer(cfg, target, ldapsync.NewFileStore(path), ldapsync.WithFullSyncEvery(1))
 	require.NoError(t, err)
 	rep, err = s.Run(ctx)
@@ -143,4 +143,51 @@ func TestLargeRunSavesWhatItApplied(t *testing.T) {
 	assert.Equal(t, ldapsync.SyncFull, rep.Mode)
 	assert.Empty(t, rep.Added)
 	assert.Empty(t, rep.Updated)
+	require.NoError(t, dir.SetAttribute(users[9].DN, "title", "Changed title"))
+	rep, err = s.Run(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ldapsync.SyncFull, rep.Mode)
+	assert.Equal(t, []string{users[9].ID}, rep.Updated)
+	snap, err = target.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Changed title"}, snap[users[9].ID].Attributes["title"])
+	assert.Equal(t, "Renamed Seven", snap[users[7].ID].DisplayName)
+}
+
+// TestLargeRunWritesWhatItPlanned: the users a full run writes (made
+// again from the encoded state, see Syncer.Run) are those its plan holds.
+func TestLargeRunWritesWhatItPlanned(t *testing.T) {
+	dir, users := largeDirectory(t)
+	require.NoError(t, dir.SetAttribute(users[3].DN, "title", "Chef"))
+	require.NoError(t, dir.Disable(users[4].DN))
+	cfg := dir.Config()
+	cfg.AcknowledgeDisabledAccounts = true
+	ctx := context.Background()
+
+	s, err := ldapsync.NewSyncer(cfg, ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore())
+	require.NoError(t, err)
+	plan, err := s.Plan(ctx)
+	require.NoError(t, err)
+	planned := map[string]ldapsync.User{}
+	for _, c := range plan.Changes {
+		if c.User != nil {
+			planned[c.ID] = *c.User
+		}
+	}
+	require.Len(t, planned, largeUsers)
+
+	target := ldapsync.NewMemoryTarget()
+	s, err = ldapsync.NewSyncer(cfg, target, ldapsync.NewMemoryStore())
+	require.NoError(t, err)
+	_, err = s.Run(ctx)
+	require.NoError(t, err)
+	snap, err := target.Snapshot(ctx)
+	require.NoError(t, err)
+	require.Len(t, snap, largeUsers)
+	for id, u := range planned {
+		require.Equal(t, u, snap[id], id)
+	}
+	assert.Equal(t, []string{"Chef"}, snap[users[3].ID].Attributes["title"])
+	assert.True(t, snap[users[4].ID].Disabled)
+	assert.NotEmpty(t, snap[users[150].ID].Groups, "a member of a group")
 }
