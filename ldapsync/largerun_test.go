@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -176,18 +177,32 @@ func TestLargeRunWritesWhatItPlanned(t *testing.T) {
 	}
 	require.Len(t, planned, largeUsers)
 
-	target := ldapsync.NewMemoryTarget()
+	target := &upsertRecorder{MemoryTarget: ldapsync.NewMemoryTarget(), got: map[string]ldapsync.User{}}
 	s, err = ldapsync.NewSyncer(cfg, target, ldapsync.NewMemoryStore())
 	require.NoError(t, err)
 	_, err = s.Run(ctx)
 	require.NoError(t, err)
+	require.Len(t, target.got, largeUsers)
+	for id, u := range planned {
+		require.Equal(t, u, target.got[id], id) // Groups included, which a MemoryTarget recomputes
+	}
 	snap, err := target.Snapshot(ctx)
 	require.NoError(t, err)
-	require.Len(t, snap, largeUsers)
-	for id, u := range planned {
-		require.Equal(t, u, snap[id], id)
-	}
 	assert.Equal(t, []string{"Chef"}, snap[users[3].ID].Attributes["title"])
 	assert.True(t, snap[users[4].ID].Disabled)
 	assert.NotEmpty(t, snap[users[150].ID].Groups, "a member of a group")
+}
+
+// upsertRecorder keeps the users written to it as they were written.
+type upsertRecorder struct {
+	*ldapsync.MemoryTarget
+	mu  sync.Mutex
+	got map[string]ldapsync.User
+}
+
+func (r *upsertRecorder) Upsert(ctx context.Context, u ldapsync.User) error {
+	r.mu.Lock()
+	r.got[u.ID] = u
+	r.mu.Unlock()
+	return r.MemoryTarget.Upsert(ctx, u)
 }
