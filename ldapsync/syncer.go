@@ -398,7 +398,8 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 			pol = out.idx.pol
 			for i := range out.changes {
 				if c := &out.changes[i]; c.User != nil {
-					c.groups, c.User, c.encoded = c.User.Groups, nil, true
+					// (the DN too: its text is the record's)
+					c.groups, c.User, c.DN, c.encoded = c.User.Groups, nil, "", true
 				}
 			}
 		}
@@ -438,7 +439,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 			record(rep, c)
 			// Applied: the plan's copy of the object can go (the state
 			// to save holds what it needs of it).
-			batch[i].User, batch[i].Group, batch[i].groups = nil, nil, nil
+			batch[i].User, batch[i].Group, batch[i].groups, batch[i].DN = nil, nil, nil, ""
 			if done++; done%1000 == 0 {
 				s.log(ctx, "ldapsync: applying", slog.Int("done", done), slog.Int("total", total))
 			}
