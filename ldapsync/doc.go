@@ -103,6 +103,21 @@
 // search of more than 2^20 pages or one whose server repeats a page fails
 // the read instead of exhausting memory or looping.
 //
+// # Memory of a full run
+//
+// A full run holds the whole directory while it plans, since no address
+// can be written before every object that might claim it has been read.
+// It holds it compactly: a record keeps its text in one block and its
+// extra attributes packed in one string, not a map each (Record.Attributes
+// and User.Attributes are filled for what leaves the package: target
+// writes, plans, and states a caller's StateStore or Load sees). With a
+// [MemoryStore] or [FileStore] the run encodes its next state before its
+// first write, dropping each decoded record as it is encoded, and makes
+// every user it writes again from that encoding, so that while the target
+// fills the directory is held once, encoded. On 100,000 users the peak
+// resident memory of a full run exceeds that of the target's own storage
+// by about 0.8 KB per user (BENCHMARKS.md).
+//
 // # Several integrations
 //
 // [Multi] runs several Syncers (one per domain or child domain) into one
