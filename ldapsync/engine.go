@@ -586,6 +586,13 @@ func resolveRecord(rec *Record, lookup func(dn string) (string, bool), seen map[
 		c.Members = nil
 	}
 	sort.Strings(c.Members)
+	if len(c.MemberDNs) < len(rec.MemberDNs) && c.Attributes == nil {
+		// The text of the resolved DNs shares a block with the record's
+		// other strings: those move to a block of their own, so that the
+		// resolved DNs are freed with the record read.
+		c.Aliases = slices.Clone(c.Aliases)
+		pack("", &c)
+	}
 	return &c
 }
 

@@ -99,9 +99,6 @@ func keyHash(s string) uint64 { return maphash.String(keySeed, s) }
 // variable so that tests can reach it).
 var maxEncoding = math.MaxUint32
 
-// sizeSample is the number of objects encoded to size a new encoding.
-const sizeSample = 4096
-
 // errSpliceTooLarge: the spliced encoding would exceed maxEncoding; the
 // state is encoded whole instead.
 var errSpliceTooLarge = errors.New("state too large to splice")
@@ -144,23 +141,16 @@ func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectSt
 		keys = append(keys, keyed{keyHash(id), id, o})
 	}
 	slices.SortFunc(keys, func(a, b keyed) int { return cmp.Compare(a.h, b.h) })
-	size := 64 + len(hdr) + len(keys)*256
-	switch {
-	case prev != nil:
-		size = len(prev.buf) + len(hdr) + 64
-	case len(keys) >= 2*sizeSample:
-		// The size of the objects first in hash order, a sample as good
-		// as any, sizes the buffer: a whole state encoded into a guess
-		// several times too large, or grown by doubling, would hold
-		// twice the memory it needs while it is made. (A group listing
-		// a hundred members encodes to some 2 KB, a user to some 100
-		// bytes: with groups 1% of the objects, 4,096 objects put the
-		// average within a few percent.)
-		var sample stateEncoder
-		for _, k := range keys[:sizeSample] {
-			sample.object(k.id, k.o)
+	// The buffer is made to the size of the encoding: a guess too large,
+	// or one grown by doubling, would hold up to twice the memory the
+	// state needs while it is made. (With prev, most records are copies.)
+	size := len(stateMagic) + binary.MaxVarintLen64 + len(hdr) + 4
+	if prev != nil {
+		size += len(prev.buf)
+	} else {
+		for _, k := range keys {
+			size += objectSize(k.id, k.o)
 		}
-		size = 64 + len(hdr) + len(sample.b)*len(keys)/sizeSample*17/16
 	}
 	e := stateEncoder{b: make([]byte, 0, size)}
 	e.b = append(e.b, stateMagic...)
@@ -439,6 +429,70 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 		}
 		e.strs(r.MemberDNs)
 	}
+}
+
+// objectSize returns the length of the encoding of one object record
+// (see stateEncoder.object).
+func objectSize(id string, o *ObjectState) int {
+	n := idSize(id) + 1 + fpSize(o.Applied) + 1
+	if kindCode(o.AppliedKind) == kindString {
+		n += strSize(o.AppliedKind)
+	}
+	if o.Wanted != "" && o.Wanted == o.Applied {
+		n++
+	} else {
+		n += fpSize(o.Wanted)
+	}
+	r := o.Source
+	if r == nil {
+		return n
+	}
+	n += 2 + strSize(r.DN) + strSize(r.Email) + strsSize(r.Aliases) + strsSize(r.Problems) + strSize(r.DisplayName)
+	if r.Attributes == nil && r.attrs != "" {
+		n += len(r.attrs)
+	} else {
+		n += uvarintSize(len(r.Attributes))
+		for k, v := range r.Attributes {
+			n += strSize(k) + strsSize(v)
+		}
+	}
+	n += uvarintSize(len(r.Members))
+	for _, m := range r.Members {
+		n += idSize(m)
+	}
+	return n + strsSize(r.MemberDNs)
+}
+
+func uvarintSize(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], uint64(n))
+}
+
+func strSize(s string) int { return uvarintSize(len(s)) + len(s) }
+
+func strsSize(v []string) int {
+	n := uvarintSize(len(v))
+	for _, s := range v {
+		n += strSize(s)
+	}
+	return n
+}
+
+func idSize(id string) int {
+	if _, ok := parseUUID(id); ok {
+		return 17
+	}
+	return 1 + strSize(id)
+}
+
+func fpSize(fp string) int {
+	switch {
+	case fp == "":
+		return 1
+	case isLowerHex(fp, 32):
+		return 17
+	}
+	return 1 + strSize(fp)
 }
 
 type stateEncoder struct {

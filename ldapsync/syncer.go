@@ -377,7 +377,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 		removals = nil
 	}
 	total := len(out.changes) + len(removals)
-	presize(rep, out.changes, removals)
+	record := presized(rep, out.changes, removals)
 	// A full plan saved to one of this package's stores is encoded before
 	// anything is applied (an encoding that fails then writes nothing).
 	// The encoding holds every record the writes need: the plan's
@@ -561,8 +561,9 @@ func userFromEncoding(enc *stateEncoding, pol *policies, c Change) (User, error)
 	return u, nil
 }
 
-// presize gives the report's ID lists the room the writes need.
-func presize(r *Report, batches ...[]Change) {
+// presized returns record for r, giving each of r's ID lists, when its
+// first ID is recorded, the room the writes in batches need.
+func presized(r *Report, batches ...[]Change) func(r *Report, c Change) {
 	n := map[*[]string]int{}
 	for _, b := range batches {
 		for _, c := range b {
@@ -571,8 +572,13 @@ func presize(r *Report, batches ...[]Change) {
 			}
 		}
 	}
-	for l, k := range n {
-		*l = make([]string, 0, k)
+	return func(r *Report, c Change) {
+		if l := listOf(r, c.Op); l != nil {
+			if *l == nil {
+				*l = make([]string, 0, n[l])
+			}
+			*l = append(*l, c.ID)
+		}
 	}
 }
 
