@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -534,4 +535,58 @@ func TestEncodedRunDisableFallsBackToUpsert(t *testing.T) {
 	require.True(t, strings.HasPrefix(want[0], "disable ") && strings.HasPrefix(want[1], "upsert "), "%v", want)
 	assert.Equal(t, want, run(NewFileStore(filepath.Join(t.TempDir(), "state"))))
 	assert.Equal(t, want, run(NewMemoryStore()))
+}
+
+// TestStateEncodingBufferFitsWithALargeGroupFirst: a large group among
+// the first objects in hash order (those a sample of the state would
+// hold) does not make the buffer of a new encoding several times the
+// encoding.
+func TestStateEncodingBufferFitsWithALargeGroupFirst(t *testing.T) {
+	const users, members = 40000, 100000
+	st := State{Version: StateVersion, Objects: make(map[string]*ObjectState, users+1)}
+	hashes := make([]uint64, 0, users)
+	for i := range users {
+		id := reviewUserID(i)
+		r := reviewUserRec(i)
+		st.Objects[id] = &ObjectState{Source: r, Applied: "0123456789abcdef0123456789abcdef", AppliedKind: KindUser}
+		hashes = append(hashes, keyHash(id))
+	}
+	sort.Slice(hashes, func(i, j int) bool { return hashes[i] < hashes[j] })
+	limit := hashes[2048] // among the first 4,096 objects in hash order
+	gid := ""
+	for g := 0; gid == ""; g++ {
+		if id := reviewGroupID(g); keyHash(id) < limit {
+			gid = id
+		}
+	}
+	g := &Record{Kind: KindGroup, DN: "CN=All,DC=x", DisplayName: "All"}
+	for i := range members {
+		g.Members = append(g.Members, reviewID(0x3333, i))
+	}
+	st.Objects[gid] = &ObjectState{Source: g, Applied: "0123456789abcdef0123456789abcdef", AppliedKind: KindGroup}
+
+	b, _, err := encodeStateReusing(st, nil, nil, nil)
+	require.NoError(t, err)
+	t.Logf("encoding %d bytes, buffer %d bytes (%d bytes at 256 per object)", len(b), cap(b), 64+(users+1)*256)
+	assert.LessOrEqual(t, cap(b), 2*len(b), "the buffer is at most twice the encoding")
+}
+
+// TestFailedRunReportListsStayNil: a run whose first write fails reports
+// nothing applied with nil lists, as before the lists were presized (a
+// caller comparing reports, or testing a list against nil, sees no
+// difference).
+func TestFailedRunReportListsStayNil(t *testing.T) {
+	steps := reviewSteps(40)
+	target := NewMemoryTarget()
+	target.FailAfter(0)
+	s, err := NewSyncer(reviewConfig(), target, NewMemoryStore())
+	require.NoError(t, err)
+	s.readFn = func(context.Context, Watermark, func(string) bool) (*readResult, string, error) {
+		return steps[0].read(), "h", nil
+	}
+	rep, err := s.Run(context.Background())
+	require.ErrorIs(t, err, ErrInjected)
+	require.NotNil(t, rep)
+	assert.Nil(t, rep.Added, "nothing was added")
+	assert.Nil(t, rep.Updated)
 }
