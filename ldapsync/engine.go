@@ -194,13 +194,7 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		if g := groups[id]; g != nil {
 			// A group keeps syncing its members; only its address is held.
-			g.Email = ""
-			if o := prev.Objects[id]; o != nil && o.Source != nil {
-				g.Email = o.Source.Email // unchanged from what was applied
-				if !allowed(g.Email) {
-					g.Email = ""
-				}
-			}
+			g.Email = heldGroupEmail(prev.Objects[id], allowed)
 		}
 	}
 
@@ -288,6 +282,9 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 		}
 		pfp, pdis, pkind := applied(id)
 		out.planWrite(id, u, g, view[id], prev.Objects[id], &slab[i], samePolicy, pfp, pdis, pkind)
+		if g != nil && held[id] {
+			slab[i].AddressHeld, slab[i].AppliedEmail = true, g.Email
+		}
 	}
 	// The groups of the users written (User.Groups is not part of a
 	// user's fingerprint: unchanged users need none): the groups listing
@@ -399,6 +396,22 @@ func (out *outcome) planWrite(id string, u *User, g *Group, rec *Record, po, o *
 		cands = append(append([]string(nil), cands...), po.Source.Members...)
 	}
 	out.groupCands[id] = cands
+}
+
+// heldGroupEmail returns the address a group whose address is held keeps
+// in the target, po being its saved state: the one applied while its
+// address was held before, else that of the record last read, which was
+// applied with it (nothing when the target holds no group for it).
+func heldGroupEmail(po *ObjectState, allowed func(string) bool) string {
+	switch {
+	case po == nil:
+		return ""
+	case po.AddressHeld:
+		return po.AppliedEmail
+	case po.Applied == "" || po.AppliedKind != KindGroup || po.Source == nil || !allowed(po.Source.Email):
+		return ""
+	}
+	return po.Source.Email
 }
 
 // removal is the change taking object id (whose DN was dn) out of the

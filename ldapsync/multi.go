@@ -218,7 +218,7 @@ func (m *Multi) conflicts(prepared []*prepared) []AddressConflict {
 				if o == nil || o.Applied == "" || o.Source == nil {
 					continue
 				}
-				addrs := []string{o.Source.Email}
+				addrs := []string{appliedGroupEmail(o)}
 				if o.AppliedKind != KindGroup {
 					addrs = append(addrs, o.Source.Aliases...)
 				}
@@ -297,7 +297,7 @@ func (s *claimSource) addExtra(m map[uint64][]string, id string) {
 			m[h] = append(l, id)
 		}
 	}
-	add(o.Source.Email)
+	add(appliedGroupEmail(o))
 	if o.AppliedKind != KindGroup {
 		for _, a := range o.Source.Aliases {
 			add(a)
@@ -343,6 +343,15 @@ func (s *claimSource) claimants(h uint64) []string {
 	}
 	sort.Strings(ids)
 	return slices.Compact(ids)
+}
+
+// appliedGroupEmail returns the primary address o holds linked: a group's
+// whose address is held keeps the one applied before.
+func appliedGroupEmail(o *ObjectState) string {
+	if o.AddressHeld {
+		return o.AppliedEmail
+	}
+	return o.Source.Email
 }
 
 // domainAllowed applies FilterEmailDomains to one address.

@@ -23,6 +23,9 @@ func conflictsOverWholeStates(names []string, cfgs []Config, nexts []State) []Ad
 				continue
 			}
 			addrs := []string{o.Source.Email}
+			if o.AddressHeld { // a group keeping the address it had
+				addrs = []string{o.AppliedEmail}
+			}
 			if o.AppliedKind != KindGroup {
 				addrs = append(addrs, o.Source.Aliases...)
 			}

@@ -228,13 +228,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 	for id := range held {
 		delete(users, id)
 		if g := groups[id]; g != nil {
-			g.Email = ""
-			if o := prevObj(id); o != nil && o.Source != nil {
-				g.Email = o.Source.Email
-				if !pol.allowed(g.Email) {
-					g.Email = ""
-				}
-			}
+			g.Email = heldGroupEmail(prevObj(id), pol.allowed)
 		}
 	}
 	wasLinked := func(id string) bool {
@@ -312,6 +306,10 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		}
 		pfp, pdis, pkind := applied(id)
 		out.planWrite(id, u, g, view(id), prevObj(id), next.Objects[id], true, pfp, pdis, pkind)
+		if g != nil && held[id] {
+			o := next.Objects[id]
+			o.AddressHeld, o.AppliedEmail = true, g.Email
+		}
 	}
 	// The groups of the users written: those whose record lists them.
 	for i := range out.changes {

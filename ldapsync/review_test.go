@@ -590,3 +590,33 @@ func TestFailedRunReportListsStayNil(t *testing.T) {
 	assert.Nil(t, rep.Added, "nothing was added")
 	assert.Nil(t, rep.Updated)
 }
+
+// TestHeldGroupAddressStaysHeld: a group whose address another object
+// claims too is written without it, on the run that finds the duplicate
+// and on every later run while it lasts ("none of them was changed").
+func TestHeldGroupAddressStaysHeld(t *testing.T) {
+	read := func(usn int64) *readResult {
+		res := reviewRead(true, usn)
+		u := reviewUserRec(1)
+		u.Aliases = []string{"team@example.com"}
+		res.records[reviewUserID(1)] = u
+		res.records[reviewUserID(2)] = reviewUserRec(2)
+		res.records[reviewGroupID(1)] = reviewWithEmail(reviewGroupRec(1, 2), "team@example.com")
+		return res
+	}
+	target := NewMemoryTarget()
+	s, err := NewSyncer(Config{Host: "ldap.example.test", RootDN: "DC=x", MaxSyncDeletions: 5}, target, NewMemoryStore())
+	require.NoError(t, err)
+	for usn := int64(1); usn <= 3; usn++ {
+		s.readFn = func(context.Context, Watermark, func(string) bool) (*readResult, string, error) {
+			return read(usn), "h", nil
+		}
+		rep, err := s.Run(context.Background())
+		require.NoError(t, err)
+		require.Contains(t, strings.Join(rep.Warnings, "\n"), "address team@example.com is on 2 objects", "run %d", usn)
+		g, ok := target.Groups()[reviewGroupID(1)]
+		require.True(t, ok, "run %d: the group is synchronised", usn)
+		assert.Empty(t, g.Email, "run %d: the held address is not written to the group", usn)
+		assert.Equal(t, []string{reviewUserID(2)}, g.Members, "run %d", usn)
+	}
+}

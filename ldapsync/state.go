@@ -59,6 +59,12 @@ type ObjectState struct {
 	// the run that stored it; it spares recomputing it while neither the
 	// record nor the policies change.
 	Wanted string `json:"wanted,omitempty"`
+	// AddressHeld says that the object is a group whose address is held
+	// (another object claims it too); AppliedEmail is then the address
+	// the target holds for the group ("" for none), which it keeps while
+	// its members go on being synchronised.
+	AddressHeld  bool   `json:"addressHeld,omitempty"`
+	AppliedEmail string `json:"appliedEmail,omitempty"`
 }
 
 // Record is a directory object as read, before policies are applied.

@@ -222,9 +222,9 @@ type encodedNext struct {
 // encodeNext encodes the next state of out for one of this package's
 // stores. base is the savedState the run planned from (nil when the state
 // was loaded); when the outcome was planned from it incrementally, only
-// the objects it touched are encoded. It reads the Syncer and the outcome
-// without changing either, so that it can run while the changes are
-// applied.
+// the objects it touched are encoded. The records of a full plan's next
+// state are dropped as they are encoded (see released): after it, only
+// the encoding holds them.
 func (s *Syncer) encodeNext(base *savedState, out *outcome) *encodedNext {
 	var prev *stateEncoding
 	var touched []string

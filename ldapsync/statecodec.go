@@ -52,6 +52,7 @@ const (
 
 	objHasSource       = 1 << 0
 	objAppliedDisabled = 1 << 1
+	objAddressHeld     = 1 << 2 // AppliedEmail follows Wanted
 	recDisabled        = 1 << 0
 )
 
@@ -393,6 +394,9 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 	if o.AppliedDisabled {
 		flags |= objAppliedDisabled
 	}
+	if o.AddressHeld {
+		flags |= objAddressHeld
+	}
 	e.b = append(e.b, flags)
 	e.fp(o.Applied)
 	if k := kindCode(o.AppliedKind); k != kindString {
@@ -405,6 +409,9 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 		e.b = append(e.b, fpSame)
 	} else {
 		e.fp(o.Wanted)
+	}
+	if o.AddressHeld {
+		e.str(o.AppliedEmail)
 	}
 	if r := o.Source; r != nil {
 		e.b = append(e.b, kindCode(r.Kind))
@@ -442,6 +449,9 @@ func objectSize(id string, o *ObjectState) int {
 		n++
 	} else {
 		n += fpSize(o.Wanted)
+	}
+	if o.AddressHeld {
+		n += strSize(o.AppliedEmail)
 	}
 	r := o.Source
 	if r == nil {
@@ -733,6 +743,9 @@ func (d *stateDecoder) object(o *ObjectState, rec func() *Record) string {
 		o.AppliedKind = kindName(k, d)
 	}
 	o.Wanted = d.fp(true, o.Applied)
+	if flags&objAddressHeld != 0 {
+		o.AddressHeld, o.AppliedEmail = true, d.str()
+	}
 	if flags&objHasSource != 0 {
 		var r *Record
 		if rec != nil {

@@ -18,6 +18,9 @@ func TestObjectSizeIsTheEncodedLength(t *testing.T) {
 	kinds := []string{"", KindUser, KindContact, KindGroup, "other"}
 	for i := range 2000 {
 		o := &ObjectState{Applied: fps[r.IntN(len(fps))], AppliedKind: kinds[r.IntN(len(kinds))], AppliedDisabled: r.IntN(2) == 0}
+		if r.IntN(4) == 0 {
+			o.AddressHeld, o.AppliedEmail = true, word(r.IntN(3)*20)
+		}
 		if r.IntN(3) == 0 {
 			o.Wanted = o.Applied
 		} else {
@@ -52,7 +55,3 @@ func TestObjectSizeIsTheEncodedLength(t *testing.T) {
 		require.Equal(t, len(e.b), objectSize(id, o), "object %d", i)
 	}
 }
-
-// sizeSample is how many objects, first in hash order, an earlier version
-// encoded to guess the size of a new encoding; tests place outliers there.
-const sizeSample = 4096

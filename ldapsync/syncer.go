@@ -582,12 +582,6 @@ func presized(r *Report, batches ...[]Change) func(r *Report, c Change) {
 	}
 }
 
-func record(r *Report, c Change) {
-	if l := listOf(r, c.Op); l != nil {
-		*l = append(*l, c.ID)
-	}
-}
-
 // listOf returns the list of r that names the objects of changes op.
 func listOf(r *Report, op ChangeOp) *[]string {
 	switch op {
