@@ -232,6 +232,25 @@ sync_rows() {
 	}' >>"$TABLE"
 }
 
+# sync_growth SERVER: the memory each added user costs, from the rows of
+# the sizes just measured (the largest against the smallest): what the
+# fixed costs of a process and a run do not blur.
+sync_growth() {
+	local server=$1
+	awk -v server="$server" '
+		{ delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		  if (v["label"] !~ "^" server "-") next
+		  n = v["objects"]; over[n] = v["rss_full"] - v["rss_start"] - v["target_rss"]; ret[n] = v["retained"] - v["target_bytes"] }
+		END {
+			lo = hi = ""
+			for (n in over) { if (lo == "" || n + 0 < lo + 0) lo = n; if (hi == "" || n + 0 > hi + 0) hi = n }
+			if (lo == hi) exit
+			d = hi - lo; g = (over[hi] - over[lo]) / d
+			printf "sync\t%s %d to %d users\tgatehouse full, per added object\t-\t%.0f B peak RSS over the target'"'"'s own, %.0f B retained\tmemory linear in users: from one size to the other\t< 1 KiB/user%s\n",
+				server, lo - lo % 10000, hi - hi % 10000, g, (ret[hi] - ret[lo]) / d, (g < 1024) ? " (met)" : " (missed)"
+		}' "$OUT/sync.txt" >>"$TABLE"
+}
+
 slapd_bin() {
 	local c
 	for c in slapd /usr/sbin/slapd; do command -v "$c" >/dev/null 2>&1 && command -v "$c" && return 0; done
@@ -358,6 +377,7 @@ part_slapd() {
 		sync_rows slapd "$size" "ldap://127.0.0.1:$SLAPD_PORT" "$SLAPD_BINDDN" "$SLAPD_PASS" "$root" \
 			"(|(objectClass=inetOrgPerson)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))" ldap 127.0.0.1 "$SLAPD_PORT"
 	done
+	sync_growth slapd
 	slapd_stop
 	trap - EXIT
 }
@@ -444,6 +464,7 @@ part_samba() {
 		sync_rows samba "$size" "ldap://$SAMBA_IP" "$SAMBA_BINDDN" "$SAMBA_PASS" "$root" \
 			"(|(&(objectClass=user)(objectCategory=person))(objectClass=group))" ad "$SAMBA_IP" 389
 	done
+	sync_growth samba
 	samba_stop
 	trap - EXIT
 }
