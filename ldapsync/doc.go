@@ -116,7 +116,7 @@
 // every user it writes again from that encoding, so that while the target
 // fills the directory is held once, encoded. On 100,000 users the peak
 // resident memory of a full run exceeds that of the target's own storage
-// by about 0.8 KB per user (BENCHMARKS.md).
+// by 0.5 to 0.9 KB per user (BENCHMARKS.md).
 //
 // # Several integrations
 //
