@@ -11,6 +11,8 @@ import (
 	"hash/crc32"
 	"hash/maphash"
 	"math"
+	"math/bits"
+	"runtime"
 	"slices"
 	"strings"
 )
@@ -100,6 +102,10 @@ func keyHash(s string) uint64 { return maphash.String(keySeed, s) }
 // variable so that tests can reach it).
 var maxEncoding = math.MaxUint32
 
+// parallelEncodeMin is the number of objects from which a new encoding
+// is made by two goroutines.
+const parallelEncodeMin = 8192
+
 // errSpliceTooLarge: the spliced encoding would exceed maxEncoding; the
 // state is encoded whole instead.
 var errSpliceTooLarge = errors.New("state too large to splice")
@@ -146,11 +152,30 @@ func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectSt
 	// or one grown by doubling, would hold up to twice the memory the
 	// state needs while it is made. (With prev, most records are copies.)
 	size := len(stateMagic) + binary.MaxVarintLen64 + len(hdr) + 4
+	var sizes []int // of each object's record, without prev
 	if prev != nil {
 		size += len(prev.buf)
 	} else {
-		for _, k := range keys {
-			size += objectSize(k.id, k.o)
+		sizes = make([]int, len(keys))
+		sizeRange := func(lo, hi int) (n int) {
+			for i := lo; i < hi; i++ {
+				sizes[i] = objectSize(keys[i].id, keys[i].o)
+				n += sizes[i]
+			}
+			return n
+		}
+		if len(keys) >= parallelEncodeMin && runtime.GOMAXPROCS(0) > 1 {
+			var second int
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				second = sizeRange(len(keys)/2, len(keys))
+			}()
+			size += sizeRange(0, len(keys)/2)
+			<-done
+			size += second
+		} else {
+			size += sizeRange(0, len(keys))
 		}
 	}
 	e := stateEncoder{b: make([]byte, 0, size)}
@@ -158,6 +183,64 @@ func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectSt
 	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
 	e.b = append(e.b, hdr...)
 	enc := &stateEncoding{spans: make([]encSpan, len(keys))}
+	for i := 1; i < len(keys); i++ {
+		if keys[i-1].h == keys[i].h {
+			enc.collide = true
+		}
+	}
+	// encodeRange encodes keys[lo:hi] into buf[from:], where their sizes
+	// say they lie: the whole buffer is made, so ranges can be encoded
+	// at once.
+	encodeRange := func(buf []byte, from, lo, hi int) error {
+		to := from
+		for _, n := range sizes[lo:hi] {
+			to += n
+		}
+		r := stateEncoder{b: buf[from:from:to]}
+		for i := lo; i < hi; i++ {
+			k := keys[i]
+			off := from + len(r.b)
+			r.object(k.id, k.o)
+			if release {
+				k.o.Source = nil
+			}
+			enc.spans[i] = encSpan{h: k.h, off: uint32(off), n: uint32(from + len(r.b) - off)}
+		}
+		if len(r.b) != to-from || to > from && &r.b[0] != &buf[from] {
+			return errors.New("an object's record is not the size computed for it")
+		}
+		return nil
+	}
+	if sizes != nil && len(keys) >= parallelEncodeMin && runtime.GOMAXPROCS(0) > 1 {
+		// Two halves at once, each into its part of the buffer.
+		start, mid := len(e.b), len(keys)/2
+		half, end := start, start
+		for i, n := range sizes {
+			if i < mid {
+				half += n
+			}
+			end += n
+		}
+		buf := e.b[:end] // within the capacity: size counts every record
+		var second error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			second = encodeRange(buf, half, mid, len(keys))
+		}()
+		first := encodeRange(buf, start, 0, mid)
+		<-done
+		if err := errors.Join(first, second); err != nil {
+			return nil, nil, err
+		}
+		e.b = buf
+		b := binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC))
+		if len(b) > maxEncoding {
+			return b, nil, nil
+		}
+		enc.buf = b
+		return b, enc, nil
+	}
 	j := 0 // prev.spans before j hash below the key: both are in hash order
 	for i, k := range keys {
 		o := k.o
@@ -186,9 +269,6 @@ func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectSt
 			o.Source = nil
 		}
 		enc.spans[i] = encSpan{h: k.h, off: uint32(off), n: uint32(len(e.b) - off)}
-		if i > 0 && keys[i-1].h == k.h {
-			enc.collide = true
-		}
 	}
 	b := binary.BigEndian.AppendUint32(e.b, crc32.Checksum(e.b, stateCRC))
 	if len(b) > maxEncoding {
@@ -473,10 +553,7 @@ func objectSize(id string, o *ObjectState) int {
 	return n + strsSize(r.MemberDNs)
 }
 
-func uvarintSize(n int) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], uint64(n))
-}
+func uvarintSize(n int) int { return (bits.Len64(uint64(n)|1) + 6) / 7 }
 
 func strSize(s string) int { return uvarintSize(len(s)) + len(s) }
 
