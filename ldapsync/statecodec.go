@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // The state encoding (version 2):
@@ -456,6 +457,24 @@ func (e *stateEncoding) objectAt(i int) (string, *ObjectState, error) {
 		return "", nil, fmt.Errorf("object %d: %w", i, d.err)
 	}
 	return id, o, nil
+}
+
+// decodeAt decodes record i into o, its record into rec, with strings
+// that are the encoding's own bytes: valid while enc.buf is, and only for
+// what is copied out before the buffer goes (see userFromEncoding).
+func (e *stateEncoding) decodeAt(i int, o *ObjectState, rec *Record) error {
+	sp := e.spans[i]
+	b := e.buf[sp.off : sp.off+sp.n]
+	d := stateDecoder{s: unsafe.String(unsafe.SliceData(b), len(b)), packed: true}
+	*rec = Record{}
+	d.object(o, func() *Record { return rec })
+	if d.err == nil && d.off != len(d.s) {
+		d.fail(errors.New("data after the record"))
+	}
+	if d.err != nil {
+		return fmt.Errorf("object %d: %w", i, d.err)
+	}
+	return nil
 }
 
 // objStart returns the offset of the first object record in e.buf.

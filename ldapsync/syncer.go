@@ -519,13 +519,14 @@ type madeUser struct {
 // marked encoded, made from enc and owned by the target it goes to (see
 // ownedUser), until it is done, fails, or stop is closed.
 func makeUsers(enc *stateEncoding, pol *policies, changes []Change, made chan<- madeUser, stop <-chan struct{}) {
+	var scratch Record // decoded into again for every user: what leaves is ownedUser's copy
 	for i := range changes {
 		c := &changes[i]
 		if !c.encoded {
 			continue
 		}
 		var m madeUser
-		u, err := userFromEncoding(enc, pol, *c)
+		u, err := userFromEncoding(enc, pol, *c, &scratch)
 		if err != nil {
 			m.err = err
 		} else {
@@ -543,14 +544,16 @@ func makeUsers(enc *stateEncoding, pol *policies, changes []Change, made chan<- 
 }
 
 // userFromEncoding makes the user of change c (planned with pol) from its
-// record in the encoded next state, as the plan made it.
-func userFromEncoding(enc *stateEncoding, pol *policies, c Change) (User, error) {
+// record in the encoded next state, as the plan made it, decoding into
+// rec. Its strings are the encoding's own bytes: the caller copies what
+// it keeps (see ownedUser).
+func userFromEncoding(enc *stateEncoding, pol *policies, c Change, rec *Record) (User, error) {
 	i := enc.find(c.ID)
 	if i < 0 {
 		return User{}, fmt.Errorf("objects[%s]: not in the encoded state", c.ID)
 	}
-	_, o, err := enc.objectAt(i)
-	if err != nil {
+	var o ObjectState
+	if err := enc.decodeAt(i, &o, rec); err != nil {
 		return User{}, err
 	}
 	if o.Source == nil {
