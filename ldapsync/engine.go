@@ -14,6 +14,7 @@ import (
 // policies) with what the target holds.
 type outcome struct {
 	full       bool
+	lean       bool // user changes are made from the encoded next state (see computePlan)
 	fullReason string
 	changes    []Change // upserts, disables and group upserts, in order
 	removals   []Change // unlinks, deletes and group deletes
@@ -52,7 +53,19 @@ const userChunk = 1024
 // users and contacts (read on full runs to converge with a target that
 // is ahead of or behind the state).
 func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) *outcome {
-	out := &outcome{full: res.full, fullReason: res.fullReason}
+	return computePlan(cfg, prev, res, snapshot, false)
+}
+
+// wantedUser marks, in a lean plan, a user the policies want: the user
+// itself is made when its change is written (see commit).
+var wantedUser = &User{}
+
+// computePlan is compute. lean plans for a run that encodes its next
+// state before writing and makes every user it writes from that encoding
+// (see commit): no User is kept, the user changes are marked encoded
+// with their groups, and the plan holds the directory once, as records.
+func computePlan(cfg Config, prev State, res *readResult, snapshot map[string]User, lean bool) *outcome {
+	out := &outcome{full: res.full, fullReason: res.fullReason, lean: lean}
 	out.warnings = append(out.warnings, res.warnings...)
 	out.skipped = append(out.skipped, res.skipped...)
 
@@ -113,6 +126,10 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			skip(id, rec, pol.skipReason(rec))
 			idx.skipped[hashes[i]] = struct{}{}
 		case wantUser:
+			if lean {
+				users[id] = wantedUser
+				continue
+			}
 			if len(userSlab) == cap(userSlab) {
 				userSlab = make([]User, 0, min(userChunk, len(view)-i))
 			}
@@ -137,6 +154,8 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 				for _, a := range u.Aliases {
 					f(i, a)
 				}
+			} else if lean && users[id] != nil {
+				pol.claims(view[id], func(a string) { f(i, a) }) // what the user would claim
 			} else if g := groups[id]; g != nil && g.Email != "" {
 				f(i, g.Email)
 			}
@@ -274,6 +293,10 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 	}
 	for i, id := range ids {
 		u, g := userAt[i], groups[id]
+		if lean && users[id] != nil && !held[id] {
+			v := pol.user(id, view[id])
+			u = &v
+		}
 		if u == nil && g == nil {
 			if held[id] {
 				keepApplied(id)
@@ -281,7 +304,12 @@ func compute(cfg Config, prev State, res *readResult, snapshot map[string]User) 
 			continue
 		}
 		pfp, pdis, pkind := applied(id)
+		n := len(out.changes)
 		out.planWrite(id, u, g, view[id], prev.Objects[id], &slab[i], samePolicy, pfp, pdis, pkind)
+		if lean && u != nil && len(out.changes) > n {
+			c := &out.changes[n] // (the DN too: its text is the record's)
+			c.groups, c.User, c.DN, c.encoded = memberOf.groups(nil, id), nil, "", true
+		}
 		if g != nil && held[id] {
 			slab[i].AddressHeld, slab[i].AppliedEmail = true, g.Email
 		}

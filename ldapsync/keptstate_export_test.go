@@ -84,3 +84,18 @@ func mapChanges(cs []Change) []Change {
 	}
 	return out
 }
+
+// madeChanges returns the changes of a lean plan with their users made as
+// a run makes them when writing (see commit).
+func madeChanges(out *outcome) []Change {
+	cs := make([]Change, len(out.changes))
+	for i, c := range out.changes {
+		if c.encoded {
+			u := out.idx.pol.user(c.ID, out.next.Objects[c.ID].Source)
+			u.Groups = c.groups
+			c.User, c.DN, c.groups, c.encoded = &u, u.DN, nil, false
+		}
+		cs[i] = c
+	}
+	return cs
+}

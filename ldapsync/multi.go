@@ -118,7 +118,7 @@ func (m *Multi) Run(ctx context.Context) (*MultiReport, error) {
 	for i, s := range m.syncers {
 		rep.Integrations[i].Name = m.names[i]
 		starts[i] = s.clock()
-		p, err := s.prepare(ctx)
+		p, err := s.prepareFor(ctx, true)
 		if err != nil {
 			rep.Integrations[i].Err, rep.Integrations[i].Error = err, err.Error()
 			failed = append(failed, m.names[i])

@@ -260,6 +260,17 @@ func TestIncrementalPlanMatchesFullPlan(t *testing.T) {
 			p, err := s.prepare(ctx)
 			require.NoError(t, err)
 			ref := compute(cfg, loaded, res, nil)
+			// The lean plan a run makes (users made when written) plans
+			// the same.
+			lean := computePlan(cfg, loaded, res, nil, true)
+			msg := fmt.Sprintf("seed %d round %d: lean plan", seed, round)
+			require.Equal(t, mapChanges(ref.changes), mapChanges(madeChanges(lean)), msg)
+			require.Equal(t, ref.removals, lean.removals, msg)
+			require.Equal(t, ref.skipped, lean.skipped, msg)
+			require.Equal(t, ref.warnings, lean.warnings, msg)
+			require.Equal(t, ref.withheld, lean.withheld, msg)
+			require.Equal(t, ref.groupCands, lean.groupCands, msg)
+			require.Equal(t, withMaps(ref.next), withMaps(lean.next), msg)
 			for _, c := range ref.changes {
 				if c.User != nil {
 					require.Equal(t, groupsListing(ref.next, c.ID), c.User.Groups, "a written user's groups")

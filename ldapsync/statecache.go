@@ -260,8 +260,9 @@ func (s *Syncer) encodeNext(base *savedState, out *outcome) *encodedNext {
 		// A full plan's next state is needed decoded only to be encoded
 		// (its index is made already): its records go as they are
 		// encoded, and those no write holds on to are freed meanwhile.
-		e.released = !delta && out.idx != nil
-		e.b, e.enc, e.err = encodeStateFrom(e.next, prev, prevObjs, nil, e.released)
+		release := !delta && out.idx != nil
+		e.b, e.enc, e.err = encodeStateFrom(e.next, prev, prevObjs, nil, release)
+		e.released = release && e.err == nil && e.enc != nil
 		if e.released {
 			e.next.Objects = nil // records dropped: nothing left to read there
 		}

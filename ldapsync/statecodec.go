@@ -179,6 +179,9 @@ func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectSt
 			size += sizeRange(0, len(keys))
 		}
 	}
+	if size > maxEncoding {
+		release = false // (no spans: the records are what the state has)
+	}
 	e := stateEncoder{b: make([]byte, 0, size)}
 	e.b = append(e.b, stateMagic...)
 	e.b = binary.AppendUvarint(e.b, uint64(len(hdr)))
@@ -457,6 +460,23 @@ func (e *stateEncoding) objectAt(i int) (string, *ObjectState, error) {
 		return "", nil, fmt.Errorf("object %d: %w", i, d.err)
 	}
 	return id, o, nil
+}
+
+// record decodes the record of object id into rec, with strings that are
+// the encoding's own bytes (see decodeAt).
+func (e *stateEncoding) record(id string, rec *Record) (*Record, error) {
+	i := e.find(id)
+	if i < 0 {
+		return nil, fmt.Errorf("objects[%s]: not in the encoded state", id)
+	}
+	var o ObjectState
+	if err := e.decodeAt(i, &o, rec); err != nil {
+		return nil, err
+	}
+	if o.Source == nil {
+		return nil, fmt.Errorf("objects[%s]: no record in the encoded state", id)
+	}
+	return o.Source, nil
 }
 
 // decodeAt decodes record i into o, its record into rec, with strings

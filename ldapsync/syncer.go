@@ -146,7 +146,16 @@ type prepared struct {
 
 // prepare loads the state, reads the directory and computes the changes.
 // Nothing is written.
-func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
+func (s *Syncer) prepare(ctx context.Context) (*prepared, error) { return s.prepareFor(ctx, false) }
+
+// leanMaxObjects bounds the full plans made lean (see computePlan): far
+// below what an encoding can hold (maxEncoding), of which a lean run
+// makes every user it writes.
+const leanMaxObjects = 4 << 20
+
+// prepareFor is prepare; toRun says the plan is for commit, which lets a
+// full plan saved to one of this package's stores be made lean.
+func (s *Syncer) prepareFor(ctx context.Context, toRun bool) (*prepared, error) {
 	if s.target == nil || s.store == nil || s.opts.now == nil {
 		return nil, fmt.Errorf("%w: Syncer: not made by NewSyncer", ErrInvalidConfig)
 	}
@@ -221,7 +230,8 @@ func (s *Syncer) prepare(ctx context.Context) (*prepared, error) {
 				return nil, err
 			}
 		}
-		out = compute(s.cfg, prev, res, snapshot)
+		lean := toRun && encodedStoreOf(s.store) != nil && len(res.records) <= leanMaxObjects
+		out = computePlan(s.cfg, prev, res, snapshot, lean)
 	}
 	return &prepared{host: host, out: out, base: base}, nil
 }
@@ -347,7 +357,7 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	defer s.mu.Unlock()
 	defer s.dropDecoded()
 	start := s.clock()
-	p, err := s.prepare(ctx)
+	p, err := s.prepareFor(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -386,16 +396,16 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	// A full run so holds the directory once, encoded, while the target
 	// fills, instead of decoded twice over (records and users).
 	var pre *encodedNext
-	var pol *policies
+	var from func(id string, scratch *Record) (*Record, error) // the records users are made from
 	if total > 0 && out.base == nil && out.idx != nil && encodedStoreOf(s.store) != nil {
 		pre = s.encodeNext(p.base, out)
 		if pre.err != nil {
 			finish()
 			return rep, s.saveState(ctx, p.base, out, pre)
 		}
-		if pre.released && pre.enc != nil && pre.enc.buf != nil {
+		if pre.released {
 			out.next.Objects = nil // every record dropped: the rest goes too
-			pol = out.idx.pol
+			from = pre.enc.record
 			for i := range out.changes {
 				if c := &out.changes[i]; c.User != nil {
 					// (the DN too: its text is the record's)
@@ -404,16 +414,28 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 			}
 		}
 	}
-	// The users are made from the encoding ahead of the writes, in a
-	// goroutine of their own, a bounded number at a time.
+	if from == nil && out.lean {
+		// A lean plan whose encoding does not locate its records (see
+		// maxEncoding) kept them: its users are made from them.
+		next := out.next.Objects
+		from = func(id string, _ *Record) (*Record, error) {
+			if o := next[id]; o != nil && o.Source != nil {
+				return o.Source, nil
+			}
+			return nil, fmt.Errorf("objects[%s]: no record in the next state", id)
+		}
+	}
+	// The users are made ahead of the writes, in a goroutine of their
+	// own, a bounded number at a time.
 	var made chan madeUser
-	if pol != nil {
+	if from != nil {
 		made = make(chan madeUser, 256)
 		stop, exited := make(chan struct{}), make(chan struct{})
 		defer func() { close(stop); <-exited }() // it reads the encoding, which the Syncer keeps
+		pol := out.idx.pol
 		go func() {
 			defer close(exited)
-			makeUsers(pre.enc, pol, out.changes, made, stop)
+			makeUsers(from, pol, out.changes, made, stop)
 		}()
 	}
 	done := 0
@@ -518,7 +540,7 @@ type madeUser struct {
 // makeUsers sends on made, in order, the user of every change of changes
 // marked encoded, made from enc and owned by the target it goes to (see
 // ownedUser), until it is done, fails, or stop is closed.
-func makeUsers(enc *stateEncoding, pol *policies, changes []Change, made chan<- madeUser, stop <-chan struct{}) {
+func makeUsers(from func(id string, scratch *Record) (*Record, error), pol *policies, changes []Change, made chan<- madeUser, stop <-chan struct{}) {
 	var scratch Record // decoded into again for every user: what leaves is ownedUser's copy
 	for i := range changes {
 		c := &changes[i]
@@ -526,10 +548,12 @@ func makeUsers(enc *stateEncoding, pol *policies, changes []Change, made chan<- 
 			continue
 		}
 		var m madeUser
-		u, err := userFromEncoding(enc, pol, *c, &scratch)
+		rec, err := from(c.ID, &scratch)
 		if err != nil {
 			m.err = err
 		} else {
+			u := pol.user(c.ID, rec) // as the plan made it
+			u.Groups = c.groups
 			m.u = ownedUser(&u)
 		}
 		select {
@@ -541,27 +565,6 @@ func makeUsers(enc *stateEncoding, pol *policies, changes []Change, made chan<- 
 			return
 		}
 	}
-}
-
-// userFromEncoding makes the user of change c (planned with pol) from its
-// record in the encoded next state, as the plan made it, decoding into
-// rec. Its strings are the encoding's own bytes: the caller copies what
-// it keeps (see ownedUser).
-func userFromEncoding(enc *stateEncoding, pol *policies, c Change, rec *Record) (User, error) {
-	i := enc.find(c.ID)
-	if i < 0 {
-		return User{}, fmt.Errorf("objects[%s]: not in the encoded state", c.ID)
-	}
-	var o ObjectState
-	if err := enc.decodeAt(i, &o, rec); err != nil {
-		return User{}, err
-	}
-	if o.Source == nil {
-		return User{}, fmt.Errorf("objects[%s]: no record in the encoded state", c.ID)
-	}
-	u := pol.user(c.ID, o.Source)
-	u.Groups = c.groups
-	return u, nil
 }
 
 // presized returns record for r, giving each of r's ID lists, when its
