@@ -155,7 +155,13 @@ func computePlan(cfg Config, prev State, res *readResult, snapshot map[string]Us
 					f(i, a)
 				}
 			} else if lean && users[id] != nil {
-				pol.claims(view[id], func(a string) { f(i, a) }) // what the user would claim
+				rec := view[id] // what the user would claim (see policies.user)
+				f(i, rec.Email)
+				for _, a := range rec.Aliases {
+					if allowed(a) {
+						f(i, a)
+					}
+				}
 			} else if g := groups[id]; g != nil && g.Email != "" {
 				f(i, g.Email)
 			}
@@ -291,11 +297,12 @@ func computePlan(cfg Config, prev State, res *readResult, snapshot map[string]Us
 	if len(prev.Objects) == 0 {
 		out.changes = make([]Change, 0, len(users)+len(groups)) // a first run writes everything
 	}
+	var leanUser User
 	for i, id := range ids {
 		u, g := userAt[i], groups[id]
 		if lean && users[id] != nil && !held[id] {
-			v := pol.user(id, view[id])
-			u = &v
+			leanUser = pol.user(id, view[id]) // (the change made of it keeps none of it)
+			u = &leanUser
 		}
 		if u == nil && g == nil {
 			if held[id] {
