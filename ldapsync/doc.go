@@ -111,12 +111,12 @@
 // extra attributes packed in one string, not a map each (Record.Attributes
 // and User.Attributes are filled for what leaves the package: target
 // writes, plans, and states a caller's StateStore or Load sees). With a
-// [MemoryStore] or [FileStore] the run encodes its next state before its
-// first write, dropping each decoded record as it is encoded, and makes
-// every user it writes again from that encoding, so that while the target
-// fills the directory is held once, encoded. On 100,000 users the peak
-// resident memory of a full run exceeds that of the target's own storage
-// by 0.5 to 0.9 KB per user (BENCHMARKS.md).
+// [MemoryStore] or [FileStore] the plan keeps no user: the run encodes its
+// next state before its first write, dropping each decoded record as it
+// is encoded, and makes every user it writes from that encoding, so that
+// while the target fills the directory is held once, encoded. On 100,000
+// users the peak resident memory of a full run exceeds that of the
+// target's own storage by 0.4 to 0.9 KB per user (BENCHMARKS.md).
 //
 // # Several integrations
 //
