@@ -148,9 +148,10 @@ type prepared struct {
 // Nothing is written.
 func (s *Syncer) prepare(ctx context.Context) (*prepared, error) { return s.prepareFor(ctx, false) }
 
-// leanMaxObjects bounds the full plans made lean (see computePlan): far
-// below what an encoding can hold (maxEncoding), of which a lean run
-// makes every user it writes.
+// leanMaxObjects bounds the full plans made lean (see computePlan): a lean
+// run makes the users it writes from its encoded state, whose records can
+// be located up to maxEncoding; plans far below that are made lean (and a
+// larger one would fall back to its records).
 const leanMaxObjects = 4 << 20
 
 // prepareFor is prepare; toRun says the plan is for commit, which lets a
