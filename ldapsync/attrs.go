@@ -169,15 +169,6 @@ func (b attrBlock) toMap() map[string][]string {
 	return m
 }
 
-// attributes returns the record's attributes as a map: its own map, or one
-// made from its block.
-func (r *Record) attributes() map[string][]string {
-	if r.Attributes != nil || r.attrs == "" {
-		return r.Attributes
-	}
-	return r.attrs.toMap()
-}
-
 // withMaps returns st with every record whose attributes are packed
 // replaced by a copy holding them as a map, for a caller's StateStore.
 // st itself is not changed.

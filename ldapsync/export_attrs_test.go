@@ -16,5 +16,9 @@ func KeptRecordPacked(s *Syncer, id string) (packed bool, attrs map[string][]str
 	if err != nil || o.Source == nil {
 		return false, nil, false
 	}
-	return o.Source.Attributes == nil && o.Source.attrs != "", o.Source.attributes(), true
+	attrs = o.Source.Attributes
+	if attrs == nil {
+		attrs = o.Source.attrs.toMap()
+	}
+	return o.Source.Attributes == nil && o.Source.attrs != "", attrs, true
 }

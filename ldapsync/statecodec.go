@@ -545,7 +545,7 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 		e.strs(r.Problems)
 		e.str(r.DisplayName)
 		if r.Attributes == nil && r.attrs != "" {
-			e.b = append(e.b, r.attrs...) // the same bytes as e.attrs(r.attributes())
+			e.b = append(e.b, r.attrs...) // the same bytes as e.attrs(r.attrs.toMap())
 		} else {
 			e.attrs(r.Attributes)
 		}
