@@ -51,15 +51,6 @@ func (p *attrPacker) block() attrBlock {
 	return attrBlock(sb.String())
 }
 
-// packAttrs packs a map.
-func packAttrs(m map[string][]string) attrBlock {
-	var p attrPacker
-	for _, k := range sortedKeys(m) {
-		p.add(k, m[k])
-	}
-	return p.block()
-}
-
 // attrReader walks a block. Blocks are made by attrPacker or taken from a
 // state encoding the decoder has walked, so they are well formed; a
 // malformed one ends the walk rather than reading out of bounds.

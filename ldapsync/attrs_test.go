@@ -171,3 +171,12 @@ func FuzzAttrBlock(f *testing.F) {
 		}
 	})
 }
+
+// packAttrs packs a map.
+func packAttrs(m map[string][]string) attrBlock {
+	var p attrPacker
+	for _, k := range sortedKeys(m) {
+		p.add(k, m[k])
+	}
+	return p.block()
+}
