@@ -155,13 +155,7 @@ func computePlan(cfg Config, prev State, res *readResult, snapshot map[string]Us
 					f(i, a)
 				}
 			} else if lean && users[id] != nil {
-				rec := view[id] // what the user would claim (see policies.user)
-				f(i, rec.Email)
-				for _, a := range rec.Aliases {
-					if allowed(a) {
-						f(i, a)
-					}
-				}
+				pol.userClaims(view[id], func(a string) { f(i, a) })
 			} else if g := groups[id]; g != nil && g.Email != "" {
 				f(i, g.Email)
 			}

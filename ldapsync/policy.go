@@ -96,15 +96,21 @@ func (p *policies) claims(rec *Record, f func(a string)) {
 	}
 	switch p.classify(rec) {
 	case wantUser:
-		f(rec.Email)
-		for _, a := range rec.Aliases {
-			if p.allowed(a) {
-				f(a)
-			}
-		}
+		p.userClaims(rec, f)
 	case wantGroup:
 		if rec.Email != "" && p.allowed(rec.Email) {
 			f(rec.Email)
+		}
+	}
+}
+
+// userClaims calls f with the addresses the user made of rec (classified
+// wantUser) claims: its primary address and its allowed aliases.
+func (p *policies) userClaims(rec *Record, f func(a string)) {
+	f(rec.Email)
+	for _, a := range rec.Aliases {
+		if p.allowed(a) {
+			f(a)
 		}
 	}
 }

@@ -148,12 +148,6 @@ type prepared struct {
 // Nothing is written.
 func (s *Syncer) prepare(ctx context.Context) (*prepared, error) { return s.prepareFor(ctx, false) }
 
-// leanMaxObjects bounds the full plans made lean (see computePlan): a lean
-// run makes the users it writes from its encoded state, whose records can
-// be located up to maxEncoding; plans far below that are made lean (and a
-// larger one would fall back to its records).
-const leanMaxObjects = 4 << 20
-
 // prepareFor is prepare; toRun says the plan is for commit, which lets a
 // full plan saved to one of this package's stores be made lean.
 func (s *Syncer) prepareFor(ctx context.Context, toRun bool) (*prepared, error) {
@@ -231,8 +225,7 @@ func (s *Syncer) prepareFor(ctx context.Context, toRun bool) (*prepared, error) 
 				return nil, err
 			}
 		}
-		lean := toRun && encodedStoreOf(s.store) != nil && len(res.records) <= leanMaxObjects
-		out = computePlan(s.cfg, prev, res, snapshot, lean)
+		out = computePlan(s.cfg, prev, res, snapshot, toRun && encodedStoreOf(s.store) != nil)
 	}
 	return &prepared{host: host, out: out, base: base}, nil
 }
@@ -390,14 +383,13 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 	total := len(out.changes) + len(removals)
 	record := presized(rep, out.changes, removals)
 	// A full plan saved to one of this package's stores is encoded before
-	// anything is applied (an encoding that fails then writes nothing).
-	// The encoding holds every record the writes need: the plan's
-	// decoded records go as they are encoded, its users once encoded,
-	// and each user is made again from the encoding when it is written.
-	// A full run so holds the directory once, encoded, while the target
-	// fills, instead of decoded twice over (records and users).
+	// anything is applied (an encoding that fails then writes nothing),
+	// dropping its decoded records as they are encoded. A lean plan (see
+	// computePlan) kept no user: each user it writes is made from the
+	// encoding, or from the records the encoding could not locate and so
+	// kept (see maxEncoding). A full run so holds the directory once,
+	// encoded, while the target fills.
 	var pre *encodedNext
-	var from func(id string, scratch *Record) (*Record, error) // the records users are made from
 	if total > 0 && out.base == nil && out.idx != nil && encodedStoreOf(s.store) != nil {
 		pre = s.encodeNext(p.base, out)
 		if pre.err != nil {
@@ -406,18 +398,14 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 		}
 		if pre.released {
 			out.next.Objects = nil // every record dropped: the rest goes too
-			from = pre.enc.record
-			for i := range out.changes {
-				if c := &out.changes[i]; c.User != nil {
-					// (the DN too: its text is the record's)
-					c.groups, c.User, c.DN, c.encoded = c.User.Groups, nil, "", true
-				}
-			}
 		}
 	}
-	if from == nil && out.lean {
-		// A lean plan whose encoding does not locate its records (see
-		// maxEncoding) kept them: its users are made from them.
+	var from func(id string, scratch *Record) (*Record, error) // the records users are made from
+	switch {
+	case !out.lean || total == 0:
+	case pre != nil && pre.released:
+		from = pre.enc.record
+	default:
 		next := out.next.Objects
 		from = func(id string, _ *Record) (*Record, error) {
 			if o := next[id]; o != nil && o.Source != nil {
