@@ -183,48 +183,76 @@ part_metadata() {
 
 # ------------------------------------------------------- directory sync
 
-# ldapsearch_time URL BINDDN PASS BASE FILTER ATTRS...: best of three
-# paged reads of everything in scope, output discarded; prints seconds
-# and the number of entries.
-ldapsearch_time() {
-	local url=$1 dn=$2 pw=$3 base=$4 filter=$5 t0 best="" n i s
-	shift 5
-	for i in 1 2 3; do
-		t0=$(now)
-		n=$(ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=600 -H "$url" -D "$dn" -w "$pw" -b "$base" \
-			-E pr=1000/noprompt "$filter" "$@" | grep -c '^dn:' || true)
-		s=$(since "$t0")
-		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; fi
-	done
-	echo "$best $n"
+# proc_cpu PID: the CPU time (user+system, all threads) process PID has
+# used so far, in clock ticks (/proc/PID/stat fields 14 and 15, counted
+# after the parenthesised command name); 0 when PID is empty.
+proc_cpu() {
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
-# sync_rows SERVER SIZE URL BINDDN PASS ROOT FILTER KIND HOST PORT
+# ldapsearch_time PID URL BINDDN PASS BASE FILTER ATTRS...: best of three
+# paged reads of everything in scope, output discarded; prints seconds,
+# the number of entries, and, of the best read, the server's CPU seconds
+# (PID being the server's process; 0 when unknown) and ldapsearch's own.
+ldapsearch_time() {
+	local pid=$1 url=$2 dn=$3 pw=$4 base=$5 filter=$6 t0 best="" n i s c0 c1 scpu=0 ccpu=0 tf
+	shift 6
+	tf=$(mktemp)
+	for i in 1 2 3; do
+		c0=$(proc_cpu "$pid")
+		t0=$(now)
+		n=$( (TIMEFORMAT='%U %S'; time ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=600 -H "$url" -D "$dn" -w "$pw" -b "$base" \
+			-E pr=1000/noprompt "$filter" "$@" 2>/dev/null) 2>"$tf" | grep -c '^dn:' || true)
+		s=$(since "$t0")
+		c1=$(proc_cpu "$pid")
+		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+			best=$s
+			scpu=$(awk -v a="$c0" -v b="$c1" -v p="$pid" 'BEGIN { printf "%.2f", (p == "") ? -1 : (b - a) / 100 }')
+			ccpu=$(awk '{ printf "%.2f", $1 + $2 }' "$tf")
+		fi
+	done
+	rm -f "$tf"
+	echo "$best $n $scpu $ccpu"
+}
+
+# sync_rows SERVER SIZE URL BINDDN PASS ROOT FILTER KIND HOST PORT PIDFILE
 sync_rows() {
-	local server=$1 size=$2 url=$3 dn=$4 pw=$5 root=$6 filter=$7 kind=$8 host=$9 port=${10}
-	local attrs ls lsec lents line
+	local server=$1 size=$2 url=$3 dn=$4 pw=$5 root=$6 filter=$7 kind=$8 host=$9 port=${10} pidfile=${11}
+	local attrs ls lsec lents lscpu lccpu line pid=""
+	[ -f "$pidfile" ] && pid=$(cat "$pidfile")
 	read -r -a attrs <<<"$("$OUT/bin/syncbench" -print-attrs "$kind")"
 	log "$server $size: ldapsearch baseline"
-	ls=$(ldapsearch_time "$url" "$dn" "$pw" "$root" "$filter" "${attrs[@]}")
-	read -r lsec lents <<<"$ls"
+	ls=$(ldapsearch_time "$pid" "$url" "$dn" "$pw" "$root" "$filter" "${attrs[@]}")
+	read -r lsec lents lscpu lccpu <<<"$ls"
 	log "$server $size: ldapsearch ${lsec}s for $lents entries; syncbench"
 	# shellcheck disable=SC2086 # flags are words
 	line=$(SYNCBENCH_PASSWORD="$pw" "$OUT/bin/syncbench" -host "$host" -port "$port" -binddn "$dn" \
-		-root "$root" -expect "$size" -label "$server-$size" ${GATEHOUSE_BENCH_SYNC_FLAGS:-})
-	echo "$line ldapsearch_s=$lsec ldapsearch_entries=$lents" | tee -a "$OUT/sync.txt" >&2
-	awk -v line="$line" -v lsec="$lsec" -v lents="$lents" -v server="$server" -v size="$size" 'BEGIN {
+		-root "$root" -expect "$size" -label "$server-$size" -server-pid "${pid:-0}" ${GATEHOUSE_BENCH_SYNC_FLAGS:-})
+	echo "$line ldapsearch_s=$lsec ldapsearch_entries=$lents ldapsearch_server_cpu_s=$lscpu ldapsearch_cpu_s=$lccpu" | tee -a "$OUT/sync.txt" >&2
+	awk -v line="$line" -v lsec="$lsec" -v lents="$lents" -v lscpu="$lscpu" -v lccpu="$lccpu" -v cores="$(nproc)" -v server="$server" -v size="$size" '
+	function secs(ms) { return (ms < 0) ? "not measured" : sprintf("%.2f s", ms / 1000) }
+	BEGIN {
 		k = split(line, f, " ")
 		for (i = 1; i <= k; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
 		full = v["full_ms"] / 1000; incr = v["incr_ms"] / 1000
 		ratio = full / lsec
 		c = server " " size " users"
-		printf "sync\t%s\tldapsearch -E pr=1000\t%.2f s\t-\t%d entries\t-\n", c, lsec, lents
+		printf "sync\t%s\tldapsearch -E pr=1000\t%.2f s wall, %.2f s client CPU\t-\t%d entries; server CPU %.2f s\t-\n", c, lsec, lccpu, lents, lscpu
 		printf "sync\t%s\tgo-ldap paged search only\t%.2f s\t-\t%d entries\t-\n", c, v["raw_ms"] / 1000, v["raw_entries"]
-		printf "sync\t%s\tgatehouse full\t%.2f s wall, %.2f s client CPU\tpeak RSS %.0f MiB: %.0f B/user over the target'"'"'s own peak RSS (%.0f MiB); over its live storage: RSS %.0f, heap peak %.0f, retained %.0f\t%d objects, %.2fx ldapsearch, %.2fx go-ldap; read %.2f s, plan %.2f s, apply and save %.2f s; target storage %.0f B/user live\t<= 1.3x ldapsearch%s; < 1 KiB/user%s\n",
+		printf "sync\t%s\tgatehouse full\t%.2f s wall, %.2f s client CPU\tpeak RSS %.0f MiB: %.0f B/user over the target'"'"'s own peak RSS (%.0f MiB); over its live storage: RSS %.0f, heap peak %.0f, retained %.0f\t%d objects, %.2fx ldapsearch, %.2fx go-ldap; read %.2f s (client CPU %.2f s, server CPU %s), plan %.2f s, apply and save %.2f s; target storage %.0f B/user live\t<= 1.3x ldapsearch%s; < 1 KiB/user%s\n",
 			c, full, v["full_cpu_ms"] / 1000, v["rss_full"] / 1048576, v["over_target_rss_per_user"], v["target_rss"] / 1048576,
 			v["over_rss_per_user"], v["over_heap_per_user"], v["over_retained_per_user"],
-			v["objects"], ratio, v["full_ms"] / v["raw_ms"], v["read_ms"] / 1000, v["plan_ms"] / 1000, v["apply_ms"] / 1000, v["target_bytes"] / v["objects"],
+			v["objects"], ratio, v["full_ms"] / v["raw_ms"], v["read_ms"] / 1000, v["read_cpu_ms"] / 1000, secs(v["server_read_cpu_ms"]),
+			v["plan_ms"] / 1000, v["apply_ms"] / 1000, v["target_bytes"] / v["objects"],
 			(ratio <= 1.3) ? " (met)" : " (missed)", (v["over_target_rss_per_user"] < 1024) ? " (met)" : " (missed)"
+		# The CPU both processes used, spread over every core: no schedule
+		# of that work ends sooner, however it overlaps.
+		if (v["server_cpu_ms"] >= 0 && lscpu >= 0) {
+			gcpu = (v["full_cpu_ms"] + v["server_cpu_ms"]) / 1000; lcpu = lccpu + lscpu
+			printf "sync\t%s\tCPU of both processes, over %d cores\t-\t-\tgatehouse full: client %.2f s + server %.2f s = %.2f s, at best %.2f s wall (%.2fx ldapsearch); ldapsearch: client %.2f s + server %.2f s = %.2f s, at best %.2f s\t-\n",
+				c, cores, v["full_cpu_ms"] / 1000, v["server_cpu_ms"] / 1000, gcpu, gcpu / cores, gcpu / cores / lsec, lccpu, lscpu, lcpu, lcpu / cores
+		}
 		t = "-"
 		if (size + 0 >= 100000) t = ">= 20x faster than full" ((v["full_over_incr"] >= 20) ? " (met)" : " (missed)")
 		printf "sync\t%s\tgatehouse incremental, 10 changes\t%.3f s wall, %.3f s client CPU\t-\t%.1fx faster than full; ID enumeration alone (go-ldap) %.2f s\t%s\n",
@@ -375,7 +403,7 @@ part_slapd() {
 		*) die "sizes are 10000 and the largest" ;;
 		esac
 		sync_rows slapd "$size" "ldap://127.0.0.1:$SLAPD_PORT" "$SLAPD_BINDDN" "$SLAPD_PASS" "$root" \
-			"(|(objectClass=inetOrgPerson)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))" ldap 127.0.0.1 "$SLAPD_PORT"
+			"(|(objectClass=inetOrgPerson)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))" ldap 127.0.0.1 "$SLAPD_PORT" "$SLAPD_DIR/slapd.pid"
 	done
 	sync_growth slapd
 	slapd_stop
@@ -462,7 +490,7 @@ part_samba() {
 		*) die "sizes are 10000 and the largest" ;;
 		esac
 		sync_rows samba "$size" "ldap://$SAMBA_IP" "$SAMBA_BINDDN" "$SAMBA_PASS" "$root" \
-			"(|(&(objectClass=user)(objectCategory=person))(objectClass=group))" ad "$SAMBA_IP" 389
+			"(|(&(objectClass=user)(objectCategory=person))(objectClass=group))" ad "$SAMBA_IP" 389 "$SAMBA_DIR/samba.pid"
 	done
 	sync_growth samba
 	samba_stop

@@ -5,6 +5,12 @@
 //     fastest of -runs;
 //   - full_cpu_ms, incr_cpu_ms: the client's CPU time (user+system) of
 //     those runs;
+//   - read_ms, read_cpu_ms, plan_ms, apply_ms: the fastest full run split
+//     in phases (see phases), read_cpu_ms being the client's CPU time
+//     while it read the directory;
+//   - server_cpu_ms, server_read_cpu_ms: with -server-pid, the LDAP
+//     server's CPU time (user+system, all its threads) during the fastest
+//     full run and during its read (-1 without -server-pid);
 //   - raw_ms: the same paged search done with go-ldap alone (no sync);
 //   - enum_ms: a paged go-ldap search of the object IDs alone, the
 //     enumeration an incremental run does to find removals (with DirSync,
@@ -62,6 +68,7 @@ type options struct {
 	pageSize, runs                             int
 	label, cpuProfile, memProfile, heapProfile string
 	incrProfile                                string
+	serverPID                                  int
 }
 
 func main() {
@@ -80,6 +87,7 @@ func main() {
 	flag.StringVar(&o.incrProfile, "incr-cpuprofile", "", "write a CPU profile of the incremental run to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (after the full syncs) to this file")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "write a profile of the live heap after the incremental run to this file")
+	flag.IntVar(&o.serverPID, "server-pid", 0, "process ID of the LDAP server, to measure its CPU time during the full runs (Linux /proc)")
 	printAttrs := flag.String("print-attrs", "", "print the attributes ldapsync reads (ad or ldap), space-separated, and exit")
 	targetOnly := flag.String("target-rss", "", "fill a MemoryTarget from this dump, print its peak RSS growth and exit (see targetRSS)")
 	flag.Parse()
@@ -154,23 +162,29 @@ func run(ctx context.Context, o options) error {
 		fullCPU time.Duration
 		// fullPhases splits that run's wall time (see phases).
 		fullPhases string
+		// serverCPU is the server's CPU time during that run (-1: not
+		// measured).
+		serverCPU time.Duration
 	)
 	for i := range max(o.runs, 1) {
 		target, store = ldapsync.NewMemoryTarget(), ldapsync.NewMemoryStore()
-		ph := &phases{}
+		ph := &phases{server: serverCPUOf(o.serverPID)}
 		s, err = ldapsync.NewSyncer(cfg, target, store, ldapsync.WithLogger(slog.New(ph)))
 		if err != nil {
 			return err
 		}
 		runtime.GC()
-		t0, c0 := time.Now(), bench.CPUTime()
+		t0, c0, s0 := time.Now(), bench.CPUTime(), ph.server()
 		rep, err = s.Run(ctx)
 		if err != nil {
 			return fmt.Errorf("full sync: %w", err)
 		}
 		if d := time.Since(t0); i == 0 || d < full {
-			full, fullCPU = d, bench.CPUTime()-c0
-			fullPhases = ph.summary(t0)
+			full, fullCPU, serverCPU = d, bench.CPUTime()-c0, ph.server()-s0
+			if s0 < 0 {
+				serverCPU = -1
+			}
+			fullPhases = ph.summary(t0, c0, s0)
 		}
 	}
 	if err := stopProfile(); err != nil {
@@ -299,10 +313,10 @@ func run(ctx context.Context, o options) error {
 
 	n := float64(objects)
 	fmt.Printf("%s ", fullPhases)
-	fmt.Printf("%ssource=%s objects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
+	fmt.Printf("%ssource=%s objects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d server_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
 		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f "+
 		"target_rss=%d over_target_rss_per_user=%.0f\n",
-		prefix(o.label), source, objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(),
+		prefix(o.label), source, objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(), serverCPU.Milliseconds(),
 		raw.Milliseconds(), enum.Milliseconds(), incr.Milliseconds(), incrCPU.Milliseconds(),
 		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
 		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n,
@@ -398,10 +412,13 @@ func rawSearch(conn *ldap.Conn, o options, filter string, attrs []string) (int, 
 // split a run's wall time: reading, planning (snapshot of the target and
 // the plan), and applying plus saving the state.
 type phases struct {
-	mu    sync.Mutex
-	read  time.Time
-	apply time.Time
-	done  time.Time
+	server     func() time.Duration // the server's CPU time (-1: unknown)
+	mu         sync.Mutex
+	read       time.Time
+	readCPU    time.Duration // the process's CPU time at the end of the read
+	readServer time.Duration // the server's, then
+	apply      time.Time
+	done       time.Time
 }
 
 func (p *phases) Enabled(context.Context, slog.Level) bool { return true }
@@ -412,7 +429,7 @@ func (p *phases) Handle(_ context.Context, r slog.Record) error {
 	defer p.mu.Unlock()
 	switch r.Message {
 	case "ldapsync: directory read":
-		p.read = time.Now()
+		p.read, p.readCPU, p.readServer = time.Now(), bench.CPUTime(), p.server()
 	case "ldapsync: applying":
 		if p.apply.IsZero() {
 			p.apply = time.Now()
@@ -425,12 +442,16 @@ func (p *phases) Handle(_ context.Context, r slog.Record) error {
 
 // summary gives the phases of a run that started at t0; planning ends
 // at the first 1,000 writes, so a little applying counts as planning.
-func (p *phases) summary(t0 time.Time) string {
+func (p *phases) summary(t0 time.Time, c0, s0 time.Duration) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.read.IsZero() || p.apply.IsZero() || p.done.IsZero() {
-		return "read_ms=-1 plan_ms=-1 apply_ms=-1"
+		return "read_ms=-1 read_cpu_ms=-1 server_read_cpu_ms=-1 plan_ms=-1 apply_ms=-1"
 	}
-	return fmt.Sprintf("read_ms=%d plan_ms=%d apply_ms=%d",
-		p.read.Sub(t0).Milliseconds(), p.apply.Sub(p.read).Milliseconds(), p.done.Sub(p.apply).Milliseconds())
+	sr := int64(-1)
+	if s0 >= 0 && p.readServer >= 0 {
+		sr = (p.readServer - s0).Milliseconds()
+	}
+	return fmt.Sprintf("read_ms=%d read_cpu_ms=%d server_read_cpu_ms=%d plan_ms=%d apply_ms=%d",
+		p.read.Sub(t0).Milliseconds(), (p.readCPU - c0).Milliseconds(), sr, p.apply.Sub(p.read).Milliseconds(), p.done.Sub(p.apply).Milliseconds())
 }
