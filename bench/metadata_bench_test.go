@@ -62,7 +62,7 @@ func BenchmarkMetadata(b *testing.B) {
 			if err != nil || got != d.want {
 				b.Fatalf("%s on %s: got %q, %v", p.name, d.name, got, err)
 			}
-			b.Run(fmt.Sprintf("%s/%dKB/%s", d.name, len(d.data)>>10, p.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("doc=%s/size=%dKB/impl=%s", d.name, len(d.data)>>10, p.name), func(b *testing.B) {
 				peak := PeakHeapGrowth(200*time.Microsecond, func() { _, _ = p.parse(d.data, d.pick) })
 				b.SetBytes(int64(len(d.data)))
 				b.ReportAllocs()

@@ -170,7 +170,7 @@ func BenchmarkVerify(b *testing.B) {
 			if err := v.verify(resp); err != nil {
 				b.Fatalf("%s refuses the %s response: %v", v.name, sc.name, err)
 			}
-			b.Run(fmt.Sprintf("%s/%dB/%s", sc.name, size, v.name), func(b *testing.B) {
+			b.Run(fmt.Sprintf("case=%s/size=%dB/impl=%s", sc.name, size, v.name), func(b *testing.B) {
 				b.ReportAllocs()
 				cpu := CPUTime()
 				for b.Loop() {

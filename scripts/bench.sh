@@ -29,8 +29,11 @@
 # The Samba DC is provisioned with the mdb backend: with the default tdb
 # backend loading slows to a crawl past about 20,000 users.
 #
-# GATEHOUSE_BENCH_TIME (2s) and GATEHOUSE_BENCH_COUNT (3) set -benchtime and
-# -count of the Go benchmarks; the table shows the median of the runs.
+# GATEHOUSE_BENCH_TIME (2s) and GATEHOUSE_BENCH_COUNT (6) set -benchtime and
+# -count of the Go benchmarks; the table shows the median of the runs, and
+# benchstat (golang.org/x/perf, $BENCHSTAT_VERSION, run with go run) sets
+# the implementations side by side with the spread of the runs, in
+# $GATEHOUSE_BENCH_DIR/verify.benchstat.txt and metadata.benchstat.txt.
 #
 # GATEHOUSE_BENCH_SYNC_FLAGS adds flags to every syncbench run, for example
 # "-cpuprofile /tmp/cpu.out" (the full syncs) or "-incr-cpuprofile
@@ -46,7 +49,8 @@ PARTS=${GATEHOUSE_BENCH_PARTS:-verify metadata slapd samba}
 SIZES=${GATEHOUSE_BENCH_SIZES:-10000 100000}
 SAMBA_SIZES=${GATEHOUSE_BENCH_SAMBA_SIZES:-$SIZES}
 BENCHTIME=${GATEHOUSE_BENCH_TIME:-2s}
-COUNT=${GATEHOUSE_BENCH_COUNT:-3}
+COUNT=${GATEHOUSE_BENCH_COUNT:-6}
+BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
 SLAPD_PORT=${GATEHOUSE_BENCH_SLAPD_PORT:-3891}
 SAMBA_IP=${GATEHOUSE_BENCH_SAMBA_IP:-127.0.0.9}
 WAIT_SECONDS=60
@@ -87,6 +91,19 @@ loaded() {
 # row AREA CASE IMPLEMENTATION TIME MEMORY NOTE TARGET
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TABLE"; }
 
+# benchstat NAME: benchstat of $OUT/NAME.txt with one column per
+# implementation (the first, gatehouse, is the base of the comparisons),
+# written to $OUT/NAME.benchstat.txt and shown. Without benchstat (no
+# network for go run, say) the table alone is made.
+benchstat_of() {
+	local in=$OUT/$1.txt out=$OUT/$1.benchstat.txt
+	if (cd "$REPO/bench" && go run "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION" -col /impl "$in") >"$out" 2>"$out.err"; then
+		cat "$out" >&2
+	else
+		log "benchstat did not run ($(tail -1 "$out.err")); the table has the medians"
+	fi
+}
+
 build() {
 	mkdir -p "$OUT/bin"
 	(cd "$REPO/bench" && go build -o "$OUT/bin/" ./cmd/syncbench ./cmd/mdpeak)
@@ -98,9 +115,11 @@ part_verify() {
 	log "BenchmarkVerify (benchtime $BENCHTIME, count $COUNT, -cpu 1)"
 	(cd "$REPO/bench" && go test -run '^$' -bench 'BenchmarkVerify' -benchmem -cpu 1 \
 		-benchtime "$BENCHTIME" -count "$COUNT" .) | tee "$OUT/verify.txt" >&2
+	benchstat_of verify
 	# Median of the runs of each case.
 	awk '$1 ~ /^BenchmarkVerify\// {
-		split($1, p, "/"); sub(/-[0-9]+$/, "", p[4]); key = p[2] "\t" p[3] "\t" p[4]
+		split($1, p, "/"); sub(/-[0-9]+$/, "", p[4]); for (j = 2; j <= 4; j++) sub(/^[^=]*=/, "", p[j])
+		key = p[2] "\t" p[3] "\t" p[4]
 		for (i = 2; i <= NF; i++) {
 			if ($i == "ns/op") ns[key] = ns[key] " " $(i-1)
 			if ($i == "cpu-ns/op") cpu[key] = cpu[key] " " $(i-1)
@@ -132,6 +151,7 @@ part_metadata() {
 	log "BenchmarkMetadata (count $COUNT)"
 	(cd "$REPO/bench" && go test -run '^$' -bench 'BenchmarkMetadata' -benchmem -cpu 1 -count "$COUNT" .) |
 		tee "$OUT/metadata.txt" >&2
+	benchstat_of metadata
 	local agg=$OUT/aggregate-20000.xml entity=https://idp13333.example.edu/idp/shibboleth
 	[ -f "$agg" ] || "$OUT/bin/mdpeak" -gen 20000 -out "$agg"
 	: >"$OUT/mdpeak.txt"
@@ -153,7 +173,8 @@ part_metadata() {
 		next
 	}
 	$1 ~ /^BenchmarkMetadata\// {
-		split($1, p, "/"); sub(/-[0-9]+$/, "", p[4]); key = p[2] "\t" p[4]; size[p[2]] = p[3]
+		split($1, p, "/"); sub(/-[0-9]+$/, "", p[4]); for (j = 2; j <= 4; j++) sub(/^[^=]*=/, "", p[j])
+		key = p[2] "\t" p[4]; size[p[2]] = p[3]
 		for (i = 2; i <= NF; i++) {
 			if ($i == "ns/op") ns[key] = ns[key] " " $(i-1)
 			if ($i == "cpu-ns/op") cpu[key] = cpu[key] " " $(i-1)
