@@ -11,9 +11,13 @@
 //
 // # Benchmarks
 //
-//	go test -run '^$' -bench . -benchmem -cpu 1 .
+//	go test -run '^$' -bench . -benchmem -cpu 1 -count 6 . >bench.txt
+//	benchstat -col /impl bench.txt
 //
-// BenchmarkVerify and BenchmarkMetadata are ordinary Go benchmarks. The
+// BenchmarkVerify and BenchmarkMetadata are ordinary Go benchmarks, named
+// key=value (case or doc, size, impl) so that benchstat
+// (golang.org/x/perf/cmd/benchstat) sets the implementations side by
+// side, gatehouse first as the base of the comparisons. The
 // directory benchmarks need servers, so they are a command,
 // cmd/syncbench, driven by scripts/bench.sh.
 package bench
