@@ -424,6 +424,10 @@ func (out *outcome) planWrite(id string, u *User, g *Group, rec *Record, po, o *
 	if po != nil && po.Source != nil && po.Source.Kind == KindGroup {
 		cands = append(append([]string(nil), cands...), po.Source.Members...)
 	}
+	if po != nil && len(po.KeptMembers) > 0 {
+		// Members kept by an earlier run: its record no longer names them.
+		cands = append(append([]string(nil), cands...), po.KeptMembers...)
+	}
 	out.groupCands[id] = cands
 }
 
@@ -537,19 +541,22 @@ func (o *outcome) keepWithheldMembers() {
 		for _, m := range g.Members {
 			have[m] = true
 		}
-		added := false
+		var added []string
 		for _, m := range o.groupCands[c.ID] {
 			if kept[m] && !have[m] {
 				have[m] = true
 				g.Members = append(g.Members, m)
-				added = true
+				added = append(added, m)
 			}
 		}
-		if added {
+		if len(added) > 0 {
 			sort.Strings(g.Members)
+			sort.Strings(added)
 			fp := groupFingerprint(*g)
 			if st := o.next.Objects[c.ID]; st != nil {
-				st.Applied = fp
+				// The next run reads the group's record without them:
+				// the state says the target holds them.
+				st.Applied, st.KeptMembers = fp, added
 			}
 			if fp == c.prevFP() {
 				continue // as applied before: nothing to write

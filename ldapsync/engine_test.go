@@ -188,7 +188,8 @@ func FuzzDecodeState(f *testing.F) {
 			"g": {Source: &Record{Kind: KindGroup, DN: "CN=G", Members: []string{"6f9619ff-8b86-d011-b42d-00c04fc964ff"},
 				MemberDNs: []string{"CN=X"}}, Applied: "x", AppliedKind: KindGroup},
 			"h": {Source: &Record{Kind: KindGroup, DN: "CN=H", Email: "team@x.test"}, Applied: "0123456789abcdef0123456789abcdef",
-				AppliedKind: KindGroup, AddressHeld: true, AppliedEmail: "old-team@x.test"},
+				AppliedKind: KindGroup, AddressHeld: true, AppliedEmail: "old-team@x.test",
+				KeptMembers: []string{"6f9619ff-8b86-d011-b42d-00c04fc964ff", "gone"}},
 		}}
 	b, err := encodeState(seed)
 	require.NoError(f, err)

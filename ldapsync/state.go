@@ -65,6 +65,11 @@ type ObjectState struct {
 	// its members go on being synchronised.
 	AddressHeld  bool   `json:"addressHeld,omitempty"`
 	AppliedEmail string `json:"appliedEmail,omitempty"`
+	// KeptMembers lists, for a group, the members the target holds for it
+	// beyond those its record names: users and contacts whose removal is
+	// withheld (see Config.MaxSyncDeletions), which stay in their groups
+	// until their removal is applied. Sorted.
+	KeptMembers []string `json:"keptMembers,omitempty"`
 }
 
 // Record is a directory object as read, before policies are applied.

@@ -56,6 +56,8 @@ const (
 	objHasSource       = 1 << 0
 	objAppliedDisabled = 1 << 1
 	objAddressHeld     = 1 << 2 // AppliedEmail follows Wanted
+	objKeptMembers     = 1 << 3 // KeptMembers follow (AppliedEmail, then) Wanted
+	objFlags           = objHasSource | objAppliedDisabled | objAddressHeld | objKeptMembers
 	recDisabled        = 1 << 0
 )
 
@@ -258,7 +260,7 @@ func encodeStateFrom(s State, prev *stateEncoding, prevObjs map[string]*ObjectSt
 				if !prev.idIs(l, k.id) {
 					continue
 				}
-				if po := prevObjs[k.id]; po == o || po != nil && *po == *o {
+				if po := prevObjs[k.id]; po == o || po != nil && po.encodesAs(o) {
 					old := prev.spans[l]
 					e.b = append(e.b, prev.buf[old.off:old.off+old.n]...)
 					copied = true
@@ -516,6 +518,9 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 	if o.AddressHeld {
 		flags |= objAddressHeld
 	}
+	if len(o.KeptMembers) > 0 {
+		flags |= objKeptMembers
+	}
 	e.b = append(e.b, flags)
 	e.fp(o.Applied)
 	if k := kindCode(o.AppliedKind); k != kindString {
@@ -531,6 +536,12 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 	}
 	if o.AddressHeld {
 		e.str(o.AppliedEmail)
+	}
+	if len(o.KeptMembers) > 0 {
+		e.b = binary.AppendUvarint(e.b, uint64(len(o.KeptMembers)))
+		for _, m := range o.KeptMembers {
+			e.id(m)
+		}
 	}
 	if r := o.Source; r != nil {
 		e.b = append(e.b, kindCode(r.Kind))
@@ -557,6 +568,14 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 	}
 }
 
+// encodesAs reports whether o and p encode the same: equal fields, the
+// same record (by pointer: records are never modified).
+func (o *ObjectState) encodesAs(p *ObjectState) bool {
+	return o.Source == p.Source && o.Applied == p.Applied && o.AppliedKind == p.AppliedKind &&
+		o.AppliedDisabled == p.AppliedDisabled && o.Wanted == p.Wanted && o.AddressHeld == p.AddressHeld &&
+		o.AppliedEmail == p.AppliedEmail && slices.Equal(o.KeptMembers, p.KeptMembers)
+}
+
 // objectSize returns the length of the encoding of one object record
 // (see stateEncoder.object).
 func objectSize(id string, o *ObjectState) int {
@@ -571,6 +590,12 @@ func objectSize(id string, o *ObjectState) int {
 	}
 	if o.AddressHeld {
 		n += strSize(o.AppliedEmail)
+	}
+	if len(o.KeptMembers) > 0 {
+		n += uvarintSize(len(o.KeptMembers))
+		for _, m := range o.KeptMembers {
+			n += idSize(m)
+		}
 	}
 	r := o.Source
 	if r == nil {
@@ -850,6 +875,10 @@ func decodeStateV2Spans(b []byte, spans, packed bool) (State, *stateEncoding, er
 func (d *stateDecoder) object(o *ObjectState, rec func() *Record) string {
 	id := d.id()
 	flags := d.byte()
+	if flags&^objFlags != 0 {
+		d.fail(fmt.Errorf("unknown object flags %#x (a newer version's state?)", flags&^objFlags))
+		return id
+	}
 	o.AppliedDisabled = flags&objAppliedDisabled != 0
 	o.Applied = d.fp(false, "")
 	switch k := d.byte(); k {
@@ -861,6 +890,19 @@ func (d *stateDecoder) object(o *ObjectState, rec func() *Record) string {
 	o.Wanted = d.fp(true, o.Applied)
 	if flags&objAddressHeld != 0 {
 		o.AddressHeld, o.AppliedEmail = true, d.str()
+	}
+	if flags&objKeptMembers != 0 {
+		n := d.count(2)
+		if n == 0 && d.err == nil {
+			d.fail(errors.New("empty kept members"))
+		}
+		o.KeptMembers = make([]string, 0, n)
+		for range n {
+			if d.err != nil {
+				break
+			}
+			o.KeptMembers = append(o.KeptMembers, d.id())
+		}
 	}
 	if flags&objHasSource != 0 {
 		var r *Record

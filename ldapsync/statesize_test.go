@@ -1,7 +1,9 @@
 package ldapsync
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -21,6 +23,9 @@ func TestObjectSizeIsTheEncodedLength(t *testing.T) {
 		o := &ObjectState{Applied: fps[r.IntN(len(fps))], AppliedKind: kinds[r.IntN(len(kinds))], AppliedDisabled: r.IntN(2) == 0}
 		if r.IntN(4) == 0 {
 			o.AddressHeld, o.AppliedEmail = true, word(r.IntN(3)*20)
+		}
+		for range r.IntN(4) / 2 * r.IntN(40) {
+			o.KeptMembers = append(o.KeptMembers, ids[r.IntN(len(ids))])
 		}
 		if r.IntN(3) == 0 {
 			o.Wanted = o.Applied
@@ -97,4 +102,38 @@ func TestLargeEncodingRoundTrips(t *testing.T) {
 	for id, o := range st.Objects {
 		require.Nil(t, o.Source, id)
 	}
+}
+
+// TestKeptMembersRoundTrip: a group's kept members survive the encoding,
+// and an object carrying flags this version does not know is refused,
+// naming the object, rather than read as something else.
+func TestKeptMembersRoundTrip(t *testing.T) {
+	st := State{Version: StateVersion, Objects: map[string]*ObjectState{
+		"0f8fad5b-d9cb-469f-a165-70867728950e": {Source: &Record{Kind: KindGroup, DN: "CN=Staff", Members: []string{"a"}},
+			Applied: "0123456789abcdef0123456789abcdef", AppliedKind: KindGroup,
+			KeptMembers: []string{"6f9619ff-8b86-d011-b42d-00c04fc964ff", "not-a-uuid"}},
+	}}
+	b, err := encodeState(st)
+	require.NoError(t, err)
+	back, err := decodeState(b, "")
+	require.NoError(t, err)
+	require.Equal(t, st.Objects["0f8fad5b-d9cb-469f-a165-70867728950e"].KeptMembers,
+		back.Objects["0f8fad5b-d9cb-469f-a165-70867728950e"].KeptMembers)
+
+	// The flags byte follows the 17-byte UUID of the first object.
+	var e stateEncoder
+	e.object("0f8fad5b-d9cb-469f-a165-70867728950e", st.Objects["0f8fad5b-d9cb-469f-a165-70867728950e"])
+	at := -1
+	for i := 0; i+len(e.b) <= len(b); i++ {
+		if string(b[i:i+len(e.b)]) == string(e.b) {
+			at = i + 17
+			break
+		}
+	}
+	require.GreaterOrEqual(t, at, 0, "the object's record is in the encoding")
+	bad := append([]byte(nil), b[:len(b)-4]...)
+	bad[at] |= 1 << 7
+	bad = binary.BigEndian.AppendUint32(bad, crc32.Checksum(bad, stateCRC)) // intact but for the flag
+	_, err = decodeState(bad, "")
+	require.ErrorContains(t, err, "unknown object flags")
 }
