@@ -42,6 +42,9 @@ type AuthnRequest struct {
 // (the bindings' limit) — store anything longer server-side and pass a
 // key.
 func (sp *ServiceProvider) AuthnRequest(relayState string) (*AuthnRequest, error) {
+	if !sp.made() {
+		return nil, errNotMade
+	}
 	if len(relayState) > MaxRelayStateBytes {
 		return nil, &ConfigError{Field: "relayState", Reason: fmt.Sprintf("%d bytes, the SAML bindings allow at most %d", len(relayState), MaxRelayStateBytes)}
 	}

@@ -82,7 +82,10 @@
 // appear in the document and IDs must be unique, which defeats XML
 // signature wrapping. Then issuer, Destination, Recipient, audience,
 // NotBefore/NotOnOrAfter, status, InResponseTo against the caller's
-// request IDs, and one-time use are checked. Encrypted assertions are
+// request IDs, and one-time use are checked. Verify keeps no record of
+// requests: once a response is accepted, drop the request ID it answers
+// from the user's session, so that a second response to the same request
+// is refused (the replay cache covers assertion IDs). Encrypted assertions are
 // decrypted with the SP's key. RSA-SHA256/384/512 and ECDSA signatures are
 // accepted; SHA-1 only with [Config.InsecureAllowSHA1]. [Verifier] is the
 // interface to depend on; package samltest provides a real signing IdP,
@@ -101,5 +104,6 @@
 // stage and HTTP status. [*VerifyError] names the response element that
 // failed verification, [*StatusError] carries the IdP's status code and
 // message ([ErrStatus]), and [*ConfigError] names a bad [Config] field
-// ([ErrConfig]).
+// ([ErrConfig]), or a ServiceProvider or MetadataCache its constructor did
+// not make (a zero value does nothing but refuse).
 package saml

@@ -137,6 +137,9 @@ func (c *MetadataCache) Refresh(ctx context.Context) (*IdPMetadata, error) {
 }
 
 func (c *MetadataCache) get(ctx context.Context, force bool) (*IdPMetadata, error) {
+	if c == nil || c.cfg.Now == nil {
+		return nil, &ConfigError{Field: "MetadataCache", Reason: "not made by NewMetadataCache"}
+	}
 	c.mu.Lock()
 	now := c.cfg.Now()
 	if wait := c.inflight; wait != nil {

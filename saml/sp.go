@@ -255,6 +255,13 @@ type ServiceProvider struct {
 
 var _ Verifier = (*ServiceProvider)(nil)
 
+// errNotMade is the error of a ServiceProvider that NewServiceProvider
+// did not make (a zero value, or a nil pointer): it has no IdP to trust.
+var errNotMade = &ConfigError{Field: "ServiceProvider", Reason: "not made by NewServiceProvider (a zero ServiceProvider trusts no IdP)"}
+
+// made reports whether sp was made by NewServiceProvider.
+func (sp *ServiceProvider) made() bool { return sp != nil && sp.now != nil && sp.cfg.IdP != nil }
+
 // NewServiceProvider validates cfg, copies it and applies the defaults.
 func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
 	if err := cfg.Validate(); err != nil {
@@ -305,11 +312,26 @@ func NewServiceProvider(cfg Config) (*ServiceProvider, error) {
 }
 
 // EntityID returns the service provider's entity ID.
-func (sp *ServiceProvider) EntityID() string { return sp.cfg.EntityID }
+func (sp *ServiceProvider) EntityID() string {
+	if sp == nil {
+		return ""
+	}
+	return sp.cfg.EntityID
+}
 
 // ACSURL returns the assertion consumer service URL.
-func (sp *ServiceProvider) ACSURL() string { return sp.cfg.ACSURL }
+func (sp *ServiceProvider) ACSURL() string {
+	if sp == nil {
+		return ""
+	}
+	return sp.cfg.ACSURL
+}
 
 // IdP returns a copy of the identity provider's metadata in use. Changing
 // it (its slices included) does not change the service provider.
-func (sp *ServiceProvider) IdP() IdPMetadata { return *cloneMetadata(sp.cfg.IdP) }
+func (sp *ServiceProvider) IdP() IdPMetadata {
+	if !sp.made() {
+		return IdPMetadata{}
+	}
+	return *cloneMetadata(sp.cfg.IdP)
+}

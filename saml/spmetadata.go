@@ -41,6 +41,9 @@ type spACS struct {
 // HTTP-POST binding, the requested NameID format, and — only when the SP
 // has keys — KeyDescriptors for signing and encryption.
 func (sp *ServiceProvider) Metadata() ([]byte, error) {
+	if !sp.made() {
+		return nil, errNotMade
+	}
 	cfg := &sp.cfg
 	d := spEntityDescriptor{
 		XMLNSMD:  NamespaceMetadata,

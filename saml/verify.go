@@ -20,6 +20,12 @@ import (
 // accepted only with [Config.AllowIdPInitiated] ([ErrUnsolicited]
 // otherwise).
 //
+// Verify keeps no record of requests: the caller owns them. Once a
+// response is accepted, drop the request it answers
+// ([Assertion.InResponseTo]) from the user's outstanding requests, so
+// that a second response to the same request, even a validly signed one,
+// is refused. The replay cache covers assertion IDs, not request IDs.
+//
 // The response is parsed once, with size, token and depth bounds, and
 // without DOCTYPE, processing instructions, duplicate attributes or
 // undeclared prefixes ([ErrMalformed]). Either the Response or the
@@ -50,8 +56,13 @@ import (
 // with it and cannot make an unsolicited assertion solicited).
 //
 // Every refusal is a [*VerifyError] naming the element (or a
-// [*StatusError]) and matches exactly one sentinel with errors.Is.
+// [*StatusError]) and matches exactly one sentinel with errors.Is. A
+// ServiceProvider that NewServiceProvider did not make (a zero value)
+// refuses everything with a [*ConfigError].
 func (sp *ServiceProvider) Verify(ctx context.Context, encodedResponse string, requestIDs ...string) (*Assertion, error) {
+	if !sp.made() {
+		return nil, errNotMade
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
