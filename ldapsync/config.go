@@ -78,16 +78,17 @@ func (s Secret) Format(f fmt.State, verb rune) {
 // stored as JSON never carries the password.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
-// UnmarshalJSON reads a password. The redaction marker itself is refused, so
-// a configuration that went through MarshalJSON cannot silently replace the
-// real password with the marker.
+// UnmarshalJSON reads a password. The redaction marker MarshalJSON writes
+// reads as no password at all, never as the marker: a configuration saved
+// as JSON loads without its password, which must then be set (from the
+// environment, a secret store) before [Config.Validate] accepts it.
 func (s *Secret) UnmarshalJSON(b []byte) error {
 	var v string
 	if err := json.Unmarshal(b, &v); err != nil {
 		return fmt.Errorf("bindPassword: %w", err)
 	}
 	if v == redacted {
-		return fmt.Errorf("%w: bindPassword: the redacted marker is not a password", ErrInvalidConfig)
+		v = ""
 	}
 	*s = Secret(v)
 	return nil

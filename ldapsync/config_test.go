@@ -76,8 +76,16 @@ func TestSecretRedaction(t *testing.T) {
 	assert.Contains(t, string(b), `"bindPassword":"[REDACTED]"`)
 	assert.Equal(t, "", Secret("").String())
 
+	// Saved as JSON and loaded again: no password, never the marker, and
+	// Validate asks for one until it is set.
 	var back Config
-	assert.ErrorIs(t, json.Unmarshal(b, &back), ErrInvalidConfig, "the marker is not taken as a password")
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, Secret(""), back.BindPassword, "the marker is not taken as a password")
+	err = back.Validate()
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "bindPassword: required")
+	back.BindPassword = "s3cret!"
+	require.NoError(t, back.Validate())
 	require.NoError(t, json.Unmarshal([]byte(`{"bindPassword":"pw"}`), &back))
 	assert.Equal(t, Secret("pw"), back.BindPassword)
 }

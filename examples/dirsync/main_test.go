@@ -203,3 +203,25 @@ func TestConfigErrors(t *testing.T) {
 	data, _ := os.ReadFile(e.opts.target)
 	assert.Equal(t, "{broken", string(data))
 }
+
+// A config saved straight from an ldapsync.Config (its password written
+// as the redaction marker) loads, taking the password from the
+// environment.
+func TestConfigSavedAsJSONLoads(t *testing.T) {
+	e := setup(t, nil)
+	raw, err := json.Marshal(e.dir.Config())
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"bindPassword":"[REDACTED]"`)
+	require.NoError(t, os.WriteFile(e.opts.config, raw, 0o600))
+	code, out, _, err := e.run(t, func(o *options) { o.test = true })
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `passed +authentication`, out)
+
+	// Without the environment's password, the config is refused, naming
+	// the field.
+	require.NoError(t, os.Unsetenv("GATEHOUSE_LDAP_PASSWORD"))
+	_, _, _, err = e.run(t, func(o *options) { o.test = true })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bindPassword")
+}
