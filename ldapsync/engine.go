@@ -362,10 +362,10 @@ func computePlan(cfg Config, prev State, res *readResult, snapshot map[string]Us
 	// held only it, as the last user moved out of an OU, goes ahead.)
 	if len(view) == 0 && absentOnly(out.removals, res.deleted) > 1 {
 		out.emptyRead = true
-		out.withhold(fmt.Sprintf("the directory returned no objects in scope under %s (lost read access and an emptied root DN look the same): %d removals withheld", cfg.RootDN, len(out.removals)))
+		out.withhold(fmt.Sprintf("the directory returned no objects in scope under %s (lost read access and an emptied root DN look the same): %s withheld", cfg.RootDN, removals(len(out.removals))))
 	}
 	if len(out.removals) > cfg.MaxSyncDeletions {
-		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
+		out.withhold(fmt.Sprintf("%s planned but MaxSyncDeletions is %d: none applied", removals(len(out.removals)), cfg.MaxSyncDeletions))
 	}
 	return out
 }

@@ -43,7 +43,15 @@ type DeletionLimitError struct {
 }
 
 func (e *DeletionLimitError) Error() string {
-	return fmt.Sprintf("ldapsync: %d removals planned, MaxSyncDeletions allows %d: none applied", e.Planned, e.Limit)
+	return fmt.Sprintf("ldapsync: %s planned, MaxSyncDeletions allows %d: none applied", removals(e.Planned), e.Limit)
+}
+
+// removals counts removals in words: "1 removal", "2 removals".
+func removals(n int) string {
+	if n == 1 {
+		return "1 removal"
+	}
+	return fmt.Sprintf("%d removals", n)
 }
 
 // Unwrap returns ErrDeletionLimit.

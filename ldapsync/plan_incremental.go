@@ -404,7 +404,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		return nil // a record that does not decode: planned in full, which reports it
 	}
 	if len(out.removals) > cfg.MaxSyncDeletions {
-		out.withhold(fmt.Sprintf("%d removals planned but MaxSyncDeletions is %d: none applied", len(out.removals), cfg.MaxSyncDeletions))
+		out.withhold(fmt.Sprintf("%s planned but MaxSyncDeletions is %d: none applied", removals(len(out.removals)), cfg.MaxSyncDeletions))
 	}
 
 	// Once saved, the index describes next: the objects whose record

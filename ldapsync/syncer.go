@@ -473,7 +473,7 @@ func (s *Syncer) commit(ctx context.Context, p *prepared, start time.Time, holdR
 
 // emptyReadError is the error of a run whose read found nothing in scope.
 func emptyReadError(planned int) error {
-	return fmt.Errorf("%w: %d removals withheld; check the bind account's read access and RootDN", ErrEmptyRead, planned)
+	return fmt.Errorf("%w: %s withheld; check the bind account's read access and RootDN", ErrEmptyRead, removals(planned))
 }
 
 func (s *Syncer) apply(ctx context.Context, c Change) error {

@@ -78,6 +78,7 @@ func TestWithheldMembersStayOverRuns(t *testing.T) {
 				for i := range 3 {
 					rep, err := run()
 					require.ErrorIs(t, err, ldapsync.ErrDeletionLimit, "run %d", i)
+					assert.Contains(t, err.Error(), "1 removal planned, MaxSyncDeletions allows 0")
 					assert.Equal(t, []string{bob.ID}, rep.Withheld, "run %d", i)
 					assert.Empty(t, rep.Updated, "run %d: nothing to write while Bob's removal is withheld", i)
 					assert.Equal(t, sorted(alice.ID, bob.ID, carol.ID), members(), "run %d: Bob stays in Staff", i)

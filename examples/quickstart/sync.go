@@ -197,7 +197,11 @@ func showReport(out *printer, title string, rep *ldapsync.Report, n *namer, limi
 		out.kv("Note", w)
 	}
 	if limit != nil {
-		out.kv("Deletion limit", fmt.Sprintf("hit: %d removals planned, %d allowed; Run returned ErrDeletionLimit", limit.Planned, limit.Limit))
+		noun := "removals"
+		if limit.Planned == 1 {
+			noun = "removal"
+		}
+		out.kv("Deletion limit", fmt.Sprintf("hit: %d %s planned, %d allowed; Run returned ErrDeletionLimit", limit.Planned, noun, limit.Limit))
 	}
 }
 
