@@ -211,7 +211,7 @@ func (p Profile) Validate() error {
 			}
 		}
 	} else if p.MonitorMetadataURL {
-		add(fieldErr("monitorMetadataURL", "on, but metadataURL is empty"))
+		add(fieldErr("monitorMetadataURL", "on, but metadataURL is empty: set metadataURL, or turn monitoring off for metadata imported from a file (the EntraID, Okta and ADFS presets turn it on)"))
 	}
 	if p.LoginURL != "" {
 		if e := checkHTTPS("loginURL", p.LoginURL); e != nil {
