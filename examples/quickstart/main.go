@@ -28,6 +28,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,14 +88,23 @@ func resolve(o options) (string, region.Region, region.App, error) {
 	if err != nil {
 		return "", region.Region{}, 0, err
 	}
+	byCode, codeErr := region.ForAccount(acct)
 	var r region.Region
-	if o.grid != "" {
-		r, err = region.Lookup(o.grid)
-	} else {
-		r, err = region.ForAccount(acct)
-	}
-	if err != nil {
-		return "", region.Region{}, 0, err
+	switch {
+	case o.grid != "":
+		if r, err = region.Lookup(o.grid); err != nil {
+			return "", region.Region{}, 0, err
+		}
+		if codeErr == nil && r != byCode {
+			return "", region.Region{}, 0, fmt.Errorf("-region %s: account %s is on the %s grid (%s), by its code", o.grid, acct, byCode.Code(), byCode.Name())
+		}
+	case codeErr != nil:
+		if errors.Is(codeErr, region.ErrUnknownRegion) {
+			return "", region.Region{}, 0, fmt.Errorf("%w; name the grid with -region (for example -region jer or -region uspcom)", codeErr)
+		}
+		return "", region.Region{}, 0, codeErr
+	default:
+		r = byCode
 	}
 	app, err := region.ParseApp(o.app)
 	if err != nil {
