@@ -8,7 +8,9 @@
 //	GET  /login             starts SP-initiated sign-in (AuthnRequest to the IdP)
 //	POST <ACS path>         the assertion consumer service, e.g. /login/saml
 //	GET  /metadata          the SP metadata to give the IdP administrator
-//	GET  /logout            ends the session (then the profile's logout URL)
+//	POST /logout            ends the session (then the profile's logout URL);
+//	                        POST only, so that no link on another site signs
+//	                        a user out
 //
 // Sessions are kept in memory behind an HttpOnly, SameSite=Lax cookie.
 // Outstanding AuthnRequests are matched by RelayState, so the IdP's
@@ -106,6 +108,9 @@ func serve(profilePath, account, grid, appName, listen, baseURL, certFile, keyFi
 		return err
 	}
 	log.Printf("serving %s for %s (entity ID %s, ACS %s)", listen, cfg.App, sp.EntityID(), sp.ACSURL())
+	if baseURL == "" {
+		log.Printf("the IdP posts its response to %s, the grid's host, not to this server: for a local trial give -base-url with this server's own URL", sp.ACSURL())
+	}
 	if certFile != "" {
 		err = hs.ListenAndServeTLS(certFile, keyFile)
 	} else {

@@ -124,7 +124,7 @@ func newServer(cfg config) (*server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.home)
 	s.mux.HandleFunc("GET "+loginPath, s.login)
-	s.mux.HandleFunc("GET "+logoutPath, s.logout)
+	s.mux.HandleFunc("POST "+logoutPath, s.logout)
 	s.mux.HandleFunc("GET "+metadataPath, s.metadata)
 	s.mux.HandleFunc("POST "+cfg.App.Path(), s.acs)
 	return s, nil
@@ -154,7 +154,7 @@ var homePage = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 <h1>Hello, {{.NameID}}</h1>
 <p>Signed in through {{.Issuer}} until {{.Until}}.</p>
 <table>{{range .Attributes}}<tr><th>{{.Name}}</th><td>{{.Values}}</td></tr>{{end}}</table>
-<p><a href="/logout">Sign out</a></p>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
 </body></html>
 `))
 

@@ -133,8 +133,17 @@ func TestSignInFlow(t *testing.T) {
 	assert.Contains(t, read(t, resp), "Hello, alice@example.com")
 	assert.Len(t, f.idp.AuthnRequests(), 1, "no second trip to the IdP")
 
-	// Sign out: the session is gone.
+	// A link cannot sign out: GET /logout is not served.
 	resp, err = f.browser.Get(f.ts.URL + "/logout")
+	require.NoError(t, err)
+	read(t, resp)
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	resp, err = f.browser.Get(f.ts.URL + "/")
+	require.NoError(t, err)
+	assert.Contains(t, read(t, resp), "Hello, alice@example.com", "still signed in")
+
+	// Sign out: the session is gone.
+	resp, err = f.browser.Post(f.ts.URL+"/logout", "application/x-www-form-urlencoded", nil)
 	require.NoError(t, err)
 	assert.Contains(t, read(t, resp), "signed out")
 	noRedirect := *f.browser
