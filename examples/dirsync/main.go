@@ -49,6 +49,29 @@ type options struct {
 	samples                   string
 }
 
+// parseFlags reads the command line.
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dirsync", flag.ContinueOnError)
+	fs.StringVar(&o.config, "config", "", "ldapsync config JSON file (required)")
+	fs.StringVar(&o.state, "state", "dirsync-state.json", "sync state file")
+	fs.StringVar(&o.target, "target", "dirsync-target.json", "target file the directory is synchronised into")
+	fs.StringVar(&o.ca, "ca", "", "PEM file of CA certificates to trust")
+	fs.BoolVar(&o.test, "test", false, "test the connection instead of syncing")
+	fs.Func("sample", "an address -test looks up (comma-separated, or the flag repeated)", func(v string) error {
+		if o.samples != "" {
+			v = o.samples + "," + v
+		}
+		o.samples = v
+		return nil
+	})
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan; write nothing")
+	fs.BoolVar(&o.verbose, "v", false, "more progress output")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report, plan or test result as JSON")
+	err := fs.Parse(args)
+	return o, err
+}
+
 // Exit codes.
 const (
 	exitError    = 1
@@ -57,18 +80,13 @@ const (
 )
 
 func main() {
-	var o options
-	flag.StringVar(&o.config, "config", "", "ldapsync config JSON file (required)")
-	flag.StringVar(&o.state, "state", "dirsync-state.json", "sync state file")
-	flag.StringVar(&o.target, "target", "dirsync-target.json", "target file the directory is synchronised into")
-	flag.StringVar(&o.ca, "ca", "", "PEM file of CA certificates to trust")
-	flag.BoolVar(&o.test, "test", false, "test the connection instead of syncing")
-	flag.StringVar(&o.samples, "sample", "", "comma-separated addresses -test looks up")
-	flag.BoolVar(&o.dryRun, "dry-run", false, "print the plan; write nothing")
-	flag.BoolVar(&o.verbose, "v", false, "more progress output")
-	flag.BoolVar(&o.jsonOut, "json", false, "print the report, plan or test result as JSON")
-	flag.Parse()
-
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(exitError) // the flag package has said why
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	code, err := run(ctx, os.Stdout, os.Stderr, o)
@@ -185,7 +203,7 @@ func printTest(w io.Writer, rep *ldapsync.TestReport, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, rep)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	for _, s := range rep.Steps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Status, s.Name, s.Host, s.Detail)
 		if s.Hint != "" {
@@ -204,7 +222,7 @@ func printPlan(w io.Writer, plan *ldapsync.Plan, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, plan)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintf(tw, "Plan (%s read from %s): %d changes, %d withheld, %d skipped; nothing written\n",
 		plan.Mode, plan.Host, len(plan.Changes), len(plan.Withheld), len(plan.Skipped))
 	for _, c := range plan.Changes {
@@ -260,7 +278,7 @@ func printReport(ctx context.Context, w io.Writer, rep *ldapsync.Report, t *file
 		sort.Strings(out)
 		return strings.Join(out, ", ")
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintf(tw, "Sync (%s) from %s in %s\n", rep.Mode, rep.Host, rep.Duration.Round(1e6))
 	for _, row := range []struct {
 		label string
@@ -279,6 +297,38 @@ func printReport(ctx context.Context, w io.Writer, rep *ldapsync.Report, t *file
 		fmt.Fprintf(tw, "  note\t\t%s\n", warn)
 	}
 	return tw.Flush()
+}
+
+// table is a tabwriter whose lines carry no trailing padding (that of an
+// empty last cell).
+type table struct {
+	*tabwriter.Writer
+	buf bytes.Buffer
+	out io.Writer
+}
+
+func newTable(out io.Writer) *table {
+	t := &table{out: out}
+	t.Writer = tabwriter.NewWriter(&t.buf, 0, 0, 2, ' ', 0)
+	return t
+}
+
+// Flush aligns the cells written so far and writes the lines, trimmed.
+func (t *table) Flush() error {
+	if err := t.Writer.Flush(); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(t.buf.String(), "\n") {
+		body, nl := strings.CutSuffix(line, "\n")
+		b.WriteString(strings.TrimRight(body, " "))
+		if nl {
+			b.WriteByte('\n')
+		}
+	}
+	t.buf.Reset()
+	_, err := io.WriteString(t.out, b.String())
+	return err
 }
 
 func writeJSON(w io.Writer, v any) error {

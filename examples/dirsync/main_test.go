@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -224,4 +225,30 @@ func TestConfigSavedAsJSONLoads(t *testing.T) {
 	_, _, _, err = e.run(t, func(o *options) { o.test = true })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "bindPassword")
+}
+
+func TestFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-config", "ldap.json", "-test", "-sample", "a@example.com,b@example.com", "-sample", "c@example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, "ldap.json", o.config)
+	assert.True(t, o.test)
+	assert.Equal(t, "a@example.com,b@example.com,c@example.com", o.samples, "a repeated -sample adds to the list")
+	assert.Equal(t, "dirsync-state.json", o.state)
+	_, err = parseFlags([]string{"-no-such-flag"})
+	require.Error(t, err)
+}
+
+// No line of the report ends in padding, also where a count's list is
+// empty.
+func TestReportLinesAreTrimmed(t *testing.T) {
+	e := setup(t, nil)
+	_, err := e.dir.AddUser(ldapsynctest.User{CN: "Alice", Mail: "alice@example.com"})
+	require.NoError(t, err)
+	code, out, _, err := e.run(t, nil)
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Regexp(t, `(?m)^  updated +0$`, out)
+	for _, line := range strings.Split(out, "\n") {
+		assert.Equal(t, strings.TrimRight(line, " "), line)
+	}
 }
