@@ -80,7 +80,10 @@
 // out, without address) is unlinked, or deleted with DeleteUsers. When one
 // run would remove more than MaxSyncDeletions objects, none is removed,
 // everything else is applied, [Report.Withheld] lists them and Run returns
-// a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A read that finds
+// a [*DeletionLimitError] wrapping [ErrDeletionLimit]. A withheld user or
+// contact stays linked, and stays in its groups, run after run, until a
+// run is allowed its removal. MaxSyncDeletions 0, the zero value, allows
+// no removal at all. A read that finds
 // nothing at all in scope while several objects are merely absent (no
 // tombstone or change record names them deleted) withholds its removals the
 // same way and returns an error wrapping [ErrEmptyRead]: a bind account that
