@@ -122,8 +122,11 @@ func TestAttackReviewSignedCraftedAssertions(t *testing.T) {
 			is := a.FindElement("./Issuer")
 			is.SetText(is.Text() + "\n")
 		}},
+		{name: "Issuer with emailAddress Format", want: saml.ErrIssuer, mutate: func(a *etree.Element) {
+			a.FindElement("./Issuer").CreateAttr("Format", saml.NameIDFormatEmailAddress)
+		}},
 		{name: "Issuer with entity Format", mutate: func(a *etree.Element) {
-			a.FindElement("./Issuer").CreateAttr("Format", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+			a.FindElement("./Issuer").CreateAttr("Format", saml.NameIDFormatEntity)
 		}},
 		{name: "Issuer split by CDATA", mutate: func(a *etree.Element) {
 			is := a.FindElement("./Issuer")

@@ -31,6 +31,10 @@ const (
 	NameIDFormatUnspecified  = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 	NameIDFormatPersistent   = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 	NameIDFormatTransient    = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+	// NameIDFormatEntity is the format of an entity ID: the only Format
+	// an Issuer of a Response or Assertion may carry (SAML core 2.3.3,
+	// 3.2.2).
+	NameIDFormatEntity = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 )
 
 // Defaults applied by [NewServiceProvider].

@@ -41,7 +41,8 @@ import (
 // ([ErrSignature]). An EncryptedAssertion is decrypted with the SP's key.
 //
 // Then: Status must be Success ([*StatusError]); Response and Assertion
-// Issuer must be the IdP entity ID ([ErrIssuer]); Destination must be the
+// Issuer must be the IdP entity ID, its Format omitted or
+// [NameIDFormatEntity] ([ErrIssuer]); Destination must be the
 // ACS URL — required on a signed Response, as the POST binding demands,
 // and checked when present on an unsigned one ([ErrDestination]); a bearer
 // SubjectConfirmationData must name the ACS URL as Recipient
@@ -222,6 +223,9 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 		if strings.TrimSpace(v) != idp {
 			return nil, verr(ErrIssuer, "Response/Issuer", fmt.Sprintf("%q is not the IdP %q", v, idp))
 		}
+		if err := checkIssuerFormat(iss, "Response/Issuer"); err != nil {
+			return nil, err
+		}
 	}
 	dest, hasDest := xattr(resp, "Destination")
 	switch {
@@ -254,6 +258,9 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 	}
 	if out.Issuer = strings.TrimSpace(v); out.Issuer != idp {
 		return nil, verr(ErrIssuer, ap+"/Issuer", fmt.Sprintf("%q is not the IdP %q", v, idp))
+	}
+	if err := checkIssuerFormat(iss, ap+"/Issuer"); err != nil {
+		return nil, err
 	}
 
 	// Subject.
@@ -454,6 +461,16 @@ func (sp *ServiceProvider) checkAssertion(ctx context.Context, resp *etree.Eleme
 		return nil, verr(ErrReplay, ap+"@ID", fmt.Sprintf("assertion %q was already used", id))
 	}
 	return out, nil
+}
+
+// checkIssuerFormat refuses an Issuer whose Format is not the entity
+// format: an IdP's Issuer is its entity ID, and SAML core (2.3.3, 3.2.2)
+// allows no other Format on the Issuer of a Response or Assertion.
+func checkIssuerFormat(iss *etree.Element, path string) error {
+	if f, ok := xattr(iss, "Format"); ok && f != NameIDFormatEntity {
+		return verr(ErrIssuer, path+"@Format", fmt.Sprintf("%q: the Issuer is an entity ID (Format omitted or %s)", f, NameIDFormatEntity))
+	}
+	return nil
 }
 
 // checkSubjectConfirmation finds a bearer SubjectConfirmation whose data

@@ -153,6 +153,12 @@ func TestVerifySentinels(t *testing.T) {
 
 		{name: "Response Issuer", opts: []samltest.ResponseOption{samltest.WithIssuer("https://evil.example/idp")}, want: saml.ErrIssuer, element: "Response/Issuer"},
 		{name: "Assertion Issuer", opts: []samltest.ResponseOption{samltest.WithAssertionIssuer("https://evil.example/idp")}, want: saml.ErrIssuer, element: "Response/Assertion/Issuer"},
+		{name: "Response Issuer Format not entity", opts: []samltest.ResponseOption{samltest.WithTamper(func(r *etree.Element) {
+			r.SelectElement("Issuer").CreateAttr("Format", saml.NameIDFormatEmailAddress)
+		})}, want: saml.ErrIssuer, element: "Response/Issuer@Format"},
+		{name: "valid, Response Issuer Format entity", opts: []samltest.ResponseOption{samltest.WithTamper(func(r *etree.Element) {
+			r.SelectElement("Issuer").CreateAttr("Format", saml.NameIDFormatEntity)
+		})}},
 		{name: "Destination", opts: []samltest.ResponseOption{samltest.WithDestination("https://evil.example/acs")}, want: saml.ErrDestination, element: "Response@Destination"},
 		{name: "Destination missing on a signed response", opts: []samltest.ResponseOption{samltest.WithoutDestination(), samltest.WithSigning(samltest.SignResponse)}, want: saml.ErrDestination, element: "missing on a signed Response"},
 		{name: "Recipient", opts: []samltest.ResponseOption{samltest.WithRecipient("https://evil.example/acs")}, want: saml.ErrRecipient, element: "SubjectConfirmationData@Recipient"},
