@@ -147,6 +147,12 @@ func TestVerifySentinels(t *testing.T) {
 		{name: "reference to another ID", opts: []samltest.ResponseOption{samltest.WithTamper(func(r *etree.Element) {
 			r.FindElement("//Reference").CreateAttr("URI", "#other")
 		})}, want: saml.ErrSignature, element: "Reference@URI"},
+		{name: "reference to the whole document", opts: []samltest.ResponseOption{samltest.WithTamper(func(r *etree.Element) {
+			r.FindElement("//Reference").CreateAttr("URI", "")
+		})}, want: saml.ErrSignature, element: "Reference@URI"},
+		{name: "EncryptedAssertion beside the signed Assertion", opts: []samltest.ResponseOption{samltest.WithTamper(func(r *etree.Element) {
+			r.CreateElement("saml:EncryptedAssertion").CreateElement("xenc:EncryptedData").CreateAttr("xmlns:xenc", "http://www.w3.org/2001/04/xmlenc#")
+		})}, want: saml.ErrSignature, element: "signature wrapping"},
 		{name: "two Signatures on the Response", opts: []samltest.ResponseOption{samltest.WithSigning(samltest.SignResponse), samltest.WithTamper(func(r *etree.Element) {
 			r.InsertChildAt(1, r.SelectElement("Signature").Copy())
 		})}, want: saml.ErrSignature, element: "Response/Signature"},
