@@ -19,7 +19,10 @@ var (
 // FieldError reports a problem with one field of a [Profile]. Field is the
 // field's JSON name, for example "loginURL". It wraps [ErrInvalid].
 type FieldError struct {
-	Field  string
+	// Field is the JSON name of the field at fault, or "" when the problem
+	// concerns the profile as a whole.
+	Field string
+	// Reason says what is wrong with the field.
 	Reason string
 }
 

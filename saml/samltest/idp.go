@@ -206,6 +206,9 @@ func (p *IdP) SPConfig() saml.Config {
 
 // AuthnRequestInfo describes an AuthnRequest received by the SSO endpoint.
 type AuthnRequestInfo struct {
+	// ID, Issuer, ACSURL and Destination are the request's ID, Issuer,
+	// AssertionConsumerServiceURL and Destination ("" when absent);
+	// RelayState is the RelayState parameter sent with it.
 	ID, Issuer, ACSURL, Destination, RelayState string
 	// Binding is saml.BindingHTTPRedirect or saml.BindingHTTPPost.
 	Binding string
@@ -213,7 +216,8 @@ type AuthnRequestInfo struct {
 	// Comparison their comparison.
 	RequestedAuthnContext []string
 	Comparison            string
-	ForceAuthn            bool
+	// ForceAuthn reports whether the request has ForceAuthn="true".
+	ForceAuthn bool
 	// Signed reports a query-string (Redirect) or XML (POST) signature;
 	// SignatureValid whether it verified against the certificate given
 	// with WithSPCertificate.
