@@ -96,16 +96,34 @@ func (s *Secret) UnmarshalJSON(b []byte) error {
 
 // Config describes one directory integration.
 type Config struct {
-	Name          string         `json:"name"`
-	Host          string         `json:"host"`
-	AlternateHost string         `json:"alternateHost,omitempty"`
-	Port          int            `json:"port,omitempty"`       // 0: 636 for LDAPS, else 389
-	Encryption    Encryption     `json:"encryption,omitempty"` // "" is EncryptionNone, refused with a BindPassword (name "none" to send it unencrypted)
-	Mode          TrustMode      `json:"mode,omitempty"`       // "" is ModeStrict
-	RootCAs       *x509.CertPool `json:"-"`                    // nil: the system roots
-	BindDN        string         `json:"bindDN"`
-	BindPassword  Secret         `json:"bindPassword"`
-	RootDN        string         `json:"rootDN"`
+	// Name identifies the integration. Validate does not require it, but
+	// [Multi] needs a non-empty name, unique among its integrations.
+	Name string `json:"name"`
+	// Host is the directory server's host name or IP address, without
+	// scheme, port or path. Required.
+	Host string `json:"host"`
+	// AlternateHost, optional, is tried when Host fails to resolve,
+	// connect or complete TLS; not after a failed bind.
+	AlternateHost string `json:"alternateHost,omitempty"`
+	// Port is the TCP port for both hosts. 0: DefaultPortLDAPS (636) for
+	// EncryptionLDAPS, else DefaultPortLDAP (389).
+	Port int `json:"port,omitempty"`
+	// Encryption protects the connection. "" is EncryptionNone, but is
+	// refused with a BindPassword: name "none" to send it unencrypted.
+	Encryption Encryption `json:"encryption,omitempty"`
+	// Mode is how the server certificate is checked. "" is ModeStrict.
+	Mode TrustMode `json:"mode,omitempty"`
+	// RootCAs are the roots trusted in ModeStrict; nil: the system roots.
+	RootCAs *x509.CertPool `json:"-"`
+	// BindDN is the account to bind as, sent unchanged in a simple bind: a
+	// DN, or on Active Directory also user@domain or DOMAIN\user. "": no bind.
+	BindDN string `json:"bindDN"`
+	// BindPassword is BindDN's password; required when BindDN is set, and
+	// only allowed with one.
+	BindPassword Secret `json:"bindPassword"`
+	// RootDN is the DN of the subtree read, for example
+	// "DC=corp,DC=example,DC=com". Required.
+	RootDN string `json:"rootDN"`
 
 	// AcknowledgeDisabledAccounts marks users whose userAccountControl has
 	// the 0x2 bit as disabled in the target. Off, the bit is ignored (the
@@ -123,8 +141,11 @@ type Config struct {
 	// DeleteUsers deletes removed objects instead of unlinking them.
 	DeleteUsers bool `json:"deleteUsers"`
 
-	PageSize int           `json:"pageSize,omitempty"` // 0: DefaultPageSize
-	Timeout  time.Duration `json:"timeout,omitempty"`  // per request and per dial; 0: DefaultTimeout
+	// PageSize is the paged-search page size, at most 100000. 0:
+	// DefaultPageSize.
+	PageSize int `json:"pageSize,omitempty"`
+	// Timeout bounds each request and each dial. 0: DefaultTimeout.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // WithDefaults returns a copy with the zero values of Port, Encryption,
