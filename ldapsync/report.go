@@ -13,15 +13,22 @@ const (
 
 // Skip names a directory object that was not synchronised, and why.
 type Skip struct {
-	ID     string `json:"id"`
-	DN     string `json:"dn"`
+	// ID is the object's ID (objectGUID on Active Directory, else
+	// entryUUID); "" when the entry has none.
+	ID string `json:"id"`
+	// DN is the object's distinguished name.
+	DN string `json:"dn"`
+	// Reason says why the object was not synchronised.
 	Reason string `json:"reason"`
 }
 
 // Report describes one run of [Syncer.Run]. The lists hold object IDs.
 type Report struct {
-	Mode     SyncMode      `json:"mode"`
-	Host     string        `json:"host"` // the directory host that served the run
+	// Mode says whether the run read the whole directory or its changes.
+	Mode SyncMode `json:"mode"`
+	// Host is the directory host that served the run.
+	Host string `json:"host"`
+	// Duration is how long the run took, measured with the Syncer's clock.
 	Duration time.Duration `json:"duration"`
 
 	Added    []string `json:"added,omitempty"`    // users, contacts and groups new to the target (or linked again)
@@ -33,6 +40,8 @@ type Report struct {
 
 	Skipped  []Skip   `json:"skipped,omitempty"`  // objects in the directory that were not synchronised
 	Withheld []string `json:"withheld,omitempty"` // removals not applied (deletion limit)
+	// Warnings describe problems that did not stop the run, for example
+	// why a full read was needed or a referral that was not followed.
 	Warnings []string `json:"warnings,omitempty"`
 }
 
@@ -54,11 +63,19 @@ const (
 
 // Change is one planned target write.
 type Change struct {
-	Op    ChangeOp `json:"op"`
-	ID    string   `json:"id"`
-	DN    string   `json:"dn,omitempty"`
-	User  *User    `json:"user,omitempty"`  // for user and contact writes
-	Group *Group   `json:"group,omitempty"` // for group writes
+	// Op is the kind of write.
+	Op ChangeOp `json:"op"`
+	// ID is the ID of the object written.
+	ID string `json:"id"`
+	// DN is the object's distinguished name; for a removal, the last one
+	// known.
+	DN string `json:"dn,omitempty"`
+	// User is the user or contact to write; nil for group writes and
+	// removals.
+	User *User `json:"user,omitempty"`
+	// Group is the group to write; nil for user and contact writes and
+	// removals.
+	Group *Group `json:"group,omitempty"`
 
 	viaDisable bool // OpDisable of a user whose only change is the disabled bit
 	// encoded: User is made from the encoded next state when applied
@@ -92,10 +109,18 @@ func (c Change) IsRemoval() bool {
 // Plan is what a run would do, computed by [Syncer.Plan] without writing
 // to the target or the state store.
 type Plan struct {
-	Mode     SyncMode `json:"mode"`
-	Host     string   `json:"host"`
-	Changes  []Change `json:"changes,omitempty"`  // the writes a run would apply, in order
-	Withheld []Change `json:"withheld,omitempty"` // removals over MaxSyncDeletions, not applied
-	Skipped  []Skip   `json:"skipped,omitempty"`
+	// Mode says whether the run would read the whole directory or its
+	// changes.
+	Mode SyncMode `json:"mode"`
+	// Host is the directory host that was read.
+	Host string `json:"host"`
+	// Changes are the writes a run would apply, in order.
+	Changes []Change `json:"changes,omitempty"`
+	// Withheld are removals over MaxSyncDeletions, which would not be
+	// applied.
+	Withheld []Change `json:"withheld,omitempty"`
+	// Skipped lists directory objects that would not be synchronised.
+	Skipped []Skip `json:"skipped,omitempty"`
+	// Warnings describe problems found while planning, as in [Report].
 	Warnings []string `json:"warnings,omitempty"`
 }

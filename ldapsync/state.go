@@ -24,9 +24,12 @@ const StateVersion = 2
 // are shared between the states of successive runs: never modify one in
 // place.
 type State struct {
-	Version   int                     `json:"version"`
-	Watermark Watermark               `json:"watermark"`
-	Objects   map[string]*ObjectState `json:"objects,omitempty"` // by object ID
+	// Version is the layout version; see [StateVersion].
+	Version int `json:"version"`
+	// Watermark marks how far the directory has been read.
+	Watermark Watermark `json:"watermark"`
+	// Objects holds each object's state, by object ID.
+	Objects map[string]*ObjectState `json:"objects,omitempty"`
 }
 
 // Watermark marks how far the directory has been read.
@@ -74,16 +77,30 @@ type ObjectState struct {
 
 // Record is a directory object as read, before policies are applied.
 type Record struct {
-	Kind        string              `json:"kind"` // "user", "contact", "group"
-	DN          string              `json:"dn"`
-	Email       string              `json:"email,omitempty"`
-	Aliases     []string            `json:"aliases,omitempty"`
-	Problems    []string            `json:"problems,omitempty"` // unusable address values
-	DisplayName string              `json:"displayName,omitempty"`
-	Disabled    bool                `json:"disabled,omitempty"` // userAccountControl & 0x2
-	Attributes  map[string][]string `json:"attributes,omitempty"`
-	Members     []string            `json:"members,omitempty"`   // groups: member IDs resolved
-	MemberDNs   []string            `json:"memberDNs,omitempty"` // groups: member DNs not (yet) resolved
+	// Kind is KindUser, KindContact or KindGroup.
+	Kind string `json:"kind"`
+	// DN is the object's distinguished name.
+	DN string `json:"dn"`
+	// Email is the primary address: the proxyAddresses "SMTP:" value,
+	// else mail; "" when there is none.
+	Email string `json:"email,omitempty"`
+	// Aliases are the proxyAddresses "smtp:" addresses, sorted.
+	Aliases []string `json:"aliases,omitempty"`
+	// Problems lists unusable values: invalid addresses, a userAccountControl
+	// that is not a number.
+	Problems []string `json:"problems,omitempty"`
+	// DisplayName is displayName, else cn, else name (for groups: cn,
+	// else name, else displayName).
+	DisplayName string `json:"displayName,omitempty"`
+	// Disabled is set for a user whose userAccountControl has the 0x2 bit.
+	Disabled bool `json:"disabled,omitempty"`
+	// Attributes holds a user's or contact's other attributes (givenName,
+	// sn, title, ...) by name; nil while the record keeps them packed.
+	Attributes map[string][]string `json:"attributes,omitempty"`
+	// Members lists a group's members resolved to object IDs.
+	Members []string `json:"members,omitempty"`
+	// MemberDNs lists a group's member DNs not (yet) resolved to IDs.
+	MemberDNs []string `json:"memberDNs,omitempty"`
 
 	attrs attrBlock // Attributes, packed (see attrBlock), when Attributes is nil
 }
