@@ -206,9 +206,9 @@ func (p *IdP) SPConfig() saml.Config {
 
 // AuthnRequestInfo describes an AuthnRequest received by the SSO endpoint.
 type AuthnRequestInfo struct {
-	// ID, Issuer, ACSURL and Destination are the request's ID, Issuer,
-	// AssertionConsumerServiceURL and Destination ("" when absent);
-	// RelayState is the RelayState parameter sent with it.
+	// ID, Issuer, ACSURL and Destination are the request's ID and Issuer
+	// (both required), AssertionConsumerServiceURL and Destination ("" when
+	// absent); RelayState is the RelayState parameter sent with it.
 	ID, Issuer, ACSURL, Destination, RelayState string
 	// Binding is saml.BindingHTTPRedirect or saml.BindingHTTPPost.
 	Binding string
