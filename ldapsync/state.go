@@ -95,7 +95,7 @@ type Record struct {
 	// Disabled is set for a user whose userAccountControl has the 0x2 bit.
 	Disabled bool `json:"disabled,omitempty"`
 	// Attributes holds a user's or contact's other attributes (givenName,
-	// sn, title, ...) by name; nil while the record keeps them packed.
+	// sn, title, ...) by name.
 	Attributes map[string][]string `json:"attributes,omitempty"`
 	// Members lists a group's members resolved to object IDs.
 	Members []string `json:"members,omitempty"`
