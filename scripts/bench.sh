@@ -255,7 +255,7 @@ sync_rows() {
 	log "$server $size: ldapsearch ${lsec}s for $lents entries; syncbench"
 	# shellcheck disable=SC2086 # flags are words
 	line=$(SYNCBENCH_PASSWORD="$pw" "$OUT/bin/syncbench" -host "$host" -port "$port" -binddn "$dn" \
-		-root "$root" -expect "$size" -label "$server-$size" -server-pid "${pid:-0}" -runs 3 ${GATEHOUSE_BENCH_SYNC_FLAGS:-})
+		-root "$root" -expect "$size" -label "$server-$size" -server-pid "${pid:-0}" ${GATEHOUSE_BENCH_SYNC_FLAGS:-})
 	echo "$line ldapsearch_s=$lsec ldapsearch_entries=$lents ldapsearch_server_cpu_s=$lscpu ldapsearch_cpu_s=$lccpu" | tee -a "$OUT/sync.txt" >&2
 	awk -v line="$line" -v lsec="$lsec" -v lents="$lents" -v lscpu="$lscpu" -v lccpu="$lccpu" -v cores="$(nproc)" -v server="$server" -v size="$size" '
 	function secs(ms) { return (ms < 0) ? "not measured" : sprintf("%.2f s", ms / 1000) }
@@ -267,8 +267,9 @@ sync_rows() {
 		c = server " " size " users"
 		printf "sync\t%s\tldapsearch -E pr=1000\t%.2f s wall, %.2f s client CPU\t-\t%d entries; server CPU %.2f s\t-\n", c, lsec, lccpu, lents, lscpu
 		printf "sync\t%s\tgo-ldap paged search only\t%.2f s\t-\t%d entries\t-\n", c, v["raw_ms"] / 1000, v["raw_entries"]
-		printf "sync\t%s\tgatehouse full\t%.2f s wall, %.2f s client CPU\tpeak RSS %.0f MiB: %.0f B/user over the target'"'"'s own peak RSS (%.0f MiB); over its live storage: RSS %.0f, heap peak %.0f, retained %.0f\t%d objects, %.2fx ldapsearch, %.2fx go-ldap; read %.2f s (client CPU %.2f s, server CPU %s), plan %.2f s, apply and save %.2f s; target storage %.0f B/user live\t<= 1.3x ldapsearch%s; < 1 KiB/user%s\n",
-			c, full, v["full_cpu_ms"] / 1000, v["rss_full"] / 1048576, v["over_target_rss_per_user"], v["target_rss"] / 1048576,
+		printf "sync\t%s\tgatehouse full\t%.2f s wall, %.2f s client CPU\tpeak RSS growth %.0f MiB (median of 3 processes): %.0f B/user over the target'"'"'s own peak RSS (%.0f MiB), %.0f to %.0f over the 3; over its live storage: RSS %.0f, heap peak %.0f, retained %.0f\t%d objects, %.2fx ldapsearch, %.2fx go-ldap; read %.2f s (client CPU %.2f s, server CPU %s), plan %.2f s, apply and save %.2f s; target storage %.0f B/user live\t<= 1.3x ldapsearch%s; < 1 KiB/user%s\n",
+			c, full, v["full_cpu_ms"] / 1000, v["sync_rss"] / 1048576, v["over_target_rss_per_user"], v["target_rss"] / 1048576,
+			v["over_target_rss_min"], v["over_target_rss_max"],
 			v["over_rss_per_user"], v["over_heap_per_user"], v["over_retained_per_user"],
 			v["objects"], ratio, v["full_ms"] / v["raw_ms"], v["read_ms"] / 1000, v["read_cpu_ms"] / 1000, secs(v["server_read_cpu_ms"]),
 			v["plan_ms"] / 1000, v["apply_ms"] / 1000, v["target_bytes"] / v["objects"],
@@ -295,7 +296,7 @@ sync_growth() {
 	awk -v server="$server" '
 		{ delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 		  if (v["label"] !~ "^" server "-") next
-		  n = v["objects"]; over[n] = v["rss_full"] - v["rss_start"] - v["target_rss"]; ret[n] = v["retained"] - v["target_bytes"] }
+		  n = v["objects"]; over[n] = v["sync_rss"] - v["target_rss"]; ret[n] = v["retained"] - v["target_bytes"] }
 		END {
 			lo = hi = ""
 			for (n in over) { if (lo == "" || n + 0 < lo + 0) lo = n; if (hi == "" || n + 0 > hi + 0) hi = n }

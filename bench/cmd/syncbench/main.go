@@ -29,12 +29,17 @@
 //   - target_bytes, target_rss: live heap and peak RSS growth of a
 //     MemoryTarget filled with the same users and groups (laid out as a
 //     sync hands them over) in a process of its own: the target's own
-//     storage, without and with the collector's headroom;
+//     storage, without and with the collector's headroom (target_rss: the
+//     median of 3 processes);
+//   - sync_rss, sync_rss_min, sync_rss_max: the peak RSS growth of one
+//     full sync into an empty MemoryTarget, each in a process of its own:
+//     the median, lowest and highest of 3;
 //   - over_heap_per_user / over_rss_per_user / over_retained_per_user:
 //     (heap_peak, RSS growth or retained) minus target_bytes, divided by
-//     the objects synchronised; over_target_rss_per_user: RSS growth minus
+//     the objects synchronised; over_target_rss_per_user: sync_rss minus
 //     target_rss, divided by the objects synchronised, which is what a
-//     sync costs at its peak beyond what storing the objects costs.
+//     sync costs at its peak beyond what storing the objects costs
+//     (over_target_rss_min, _max: the same of the lowest and highest sync_rss).
 //
 // Example:
 //
@@ -69,6 +74,7 @@ type options struct {
 	label, cpuProfile, memProfile, heapProfile string
 	incrProfile                                string
 	serverPID                                  int
+	syncRSSChild                               bool
 }
 
 func main() {
@@ -88,6 +94,7 @@ func main() {
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (after the full syncs) to this file")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "write a profile of the live heap after the incremental run to this file")
 	flag.IntVar(&o.serverPID, "server-pid", 0, "process ID of the LDAP server, to measure its CPU time during the full runs (Linux /proc)")
+	flag.BoolVar(&o.syncRSSChild, "sync-rss-child", false, "run one full sync, print its peak RSS growth and exit (see syncRSS)")
 	printAttrs := flag.String("print-attrs", "", "print the attributes ldapsync reads (ad or ldap), space-separated, and exit")
 	targetOnly := flag.String("target-rss", "", "fill a MemoryTarget from this dump, print its peak RSS growth and exit (see targetRSS)")
 	flag.Parse()
@@ -128,6 +135,9 @@ func run(ctx context.Context, o options) error {
 		MaxSyncDeletions: 0,
 		PageSize:         o.pageSize,
 		Timeout:          5 * time.Minute,
+	}
+	if o.syncRSSChild {
+		return syncOnce(ctx, cfg)
 	}
 	conn, err := ldap.DialURL(fmt.Sprintf("ldap://%s:%d", o.host, o.port))
 	if err != nil {
@@ -285,6 +295,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	syncPeaks, err := syncRSS()
+	if err != nil {
+		return err
+	}
+	sRSS := median(syncPeaks)
 
 	// Peak heap of one more full sync into a fresh target.
 	st, err := store.Load(ctx)
@@ -315,12 +330,13 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%s ", fullPhases)
 	fmt.Printf("%ssource=%s objects=%d users=%d groups=%d raw_entries=%d full_ms=%d full_cpu_ms=%d server_cpu_ms=%d raw_ms=%d enum_ms=%d incr_ms=%d incr_cpu_ms=%d full_over_incr=%.1f "+
 		"rss_start=%d rss_full=%d heap_peak=%d retained=%d target_bytes=%d over_heap_per_user=%.0f over_rss_per_user=%.0f over_retained_per_user=%.0f "+
-		"target_rss=%d over_target_rss_per_user=%.0f\n",
+		"target_rss=%d sync_rss=%d sync_rss_min=%d sync_rss_max=%d over_target_rss_per_user=%.0f over_target_rss_min=%.0f over_target_rss_max=%.0f\n",
 		prefix(o.label), source, objects, len(users), len(groups), rawN, full.Milliseconds(), fullCPU.Milliseconds(), serverCPU.Milliseconds(),
 		raw.Milliseconds(), enum.Milliseconds(), incr.Milliseconds(), incrCPU.Milliseconds(),
 		float64(full)/float64(incr), rssStart, rssFull, peak, retained, tb,
 		(float64(peak)-float64(tb))/n, (float64(rssFull-rssStart)-float64(tb))/n, (float64(retained)-float64(tb))/n,
-		tRSS, (float64(rssFull-rssStart)-float64(tRSS))/n)
+		tRSS, sRSS, syncPeaks[0], syncPeaks[len(syncPeaks)-1], (float64(sRSS)-float64(tRSS))/n,
+		(float64(syncPeaks[0])-float64(tRSS))/n, (float64(syncPeaks[len(syncPeaks)-1])-float64(tRSS))/n)
 	return nil
 }
 

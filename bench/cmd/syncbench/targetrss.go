@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ldapsync"
@@ -22,7 +23,7 @@ type targetLine struct {
 // targetRSS measures the target's own storage at its peak: a fresh
 // process (this command with -target-rss) fills a MemoryTarget with the
 // given users and groups, read one at a time from a file, and reports its
-// peak RSS growth (getrusage ru_maxrss). This is what the same objects
+// peak RSS growth (VmHWM), the median of peakSamples processes. This is what the same objects
 // cost a process that only stores them, garbage collector headroom
 // included, which the sync's own peak RSS growth is compared with.
 func targetRSS(users map[string]ldapsync.User, groups map[string]ldapsync.Group) (rss, live int64, err error) {
@@ -53,14 +54,20 @@ func targetRSS(users map[string]ldapsync.User, groups map[string]ldapsync.Group)
 	if err != nil {
 		return 0, 0, err
 	}
-	out, err := exec.Command(self, "-target-rss", f.Name()).Output()
-	if err != nil {
-		return 0, 0, fmt.Errorf("target alone: %w", err)
+	var peaks []int64
+	for range peakSamples {
+		out, err := exec.Command(self, "-target-rss", f.Name()).Output()
+		if err != nil {
+			return 0, 0, fmt.Errorf("target alone: %w", err)
+		}
+		var r int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "target_rss=%d target_live=%d", &r, &live); err != nil {
+			return 0, 0, fmt.Errorf("target alone: %q: %w", out, err)
+		}
+		peaks = append(peaks, r)
 	}
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "target_rss=%d target_live=%d", &rss, &live); err != nil {
-		return 0, 0, fmt.Errorf("target alone: %q: %w", out, err)
-	}
-	return rss, live, nil
+	slices.Sort(peaks)
+	return median(peaks), live, nil
 }
 
 // fillTarget is the child of targetRSS.
