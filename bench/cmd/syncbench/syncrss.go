@@ -21,24 +21,34 @@ const peakSamples = 3
 // MemoryTarget, each in a fresh process (this command again, with
 // -sync-rss-child), peakSamples times; it returns the samples sorted.
 func syncRSS() ([]int64, error) {
+	return samples("sync alone", append(os.Args[1:], "-sync-rss-child"), func(out string, v *int64) error {
+		_, err := fmt.Sscanf(out, "sync_rss=%d", v)
+		return err
+	})
+}
+
+// samples runs this command with args peakSamples times, each in a
+// process of its own, and returns the values parse reads from their
+// outputs, sorted; what names the measure in errors.
+func samples(what string, args []string, parse func(out string, v *int64) error) ([]int64, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	var out []int64
+	var vs []int64
 	for range peakSamples {
-		b, err := exec.Command(self, append(os.Args[1:], "-sync-rss-child")...).Output()
+		out, err := exec.Command(self, args...).Output()
 		if err != nil {
-			return nil, fmt.Errorf("sync alone: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		var rss int64
-		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "sync_rss=%d", &rss); err != nil {
-			return nil, fmt.Errorf("sync alone: %q: %w", b, err)
+		var v int64
+		if err := parse(strings.TrimSpace(string(out)), &v); err != nil {
+			return nil, fmt.Errorf("%s: %q: %w", what, out, err)
 		}
-		out = append(out, rss)
+		vs = append(vs, v)
 	}
-	slices.Sort(out)
-	return out, nil
+	slices.Sort(vs)
+	return vs, nil
 }
 
 // syncOnce is the child of syncRSS: one full sync, its peak RSS growth

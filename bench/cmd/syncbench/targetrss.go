@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
-	"slices"
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/ldapsync"
@@ -50,23 +48,13 @@ func targetRSS(users map[string]ldapsync.User, groups map[string]ldapsync.Group)
 	if err := f.Close(); err != nil {
 		return 0, 0, err
 	}
-	self, err := os.Executable()
+	peaks, err := samples("target alone", []string{"-target-rss", f.Name()}, func(out string, v *int64) error {
+		_, err := fmt.Sscanf(out, "target_rss=%d target_live=%d", v, &live)
+		return err
+	})
 	if err != nil {
 		return 0, 0, err
 	}
-	var peaks []int64
-	for range peakSamples {
-		out, err := exec.Command(self, "-target-rss", f.Name()).Output()
-		if err != nil {
-			return 0, 0, fmt.Errorf("target alone: %w", err)
-		}
-		var r int64
-		if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "target_rss=%d target_live=%d", &r, &live); err != nil {
-			return 0, 0, fmt.Errorf("target alone: %q: %w", out, err)
-		}
-		peaks = append(peaks, r)
-	}
-	slices.Sort(peaks)
 	return median(peaks), live, nil
 }
 
