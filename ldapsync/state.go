@@ -84,7 +84,8 @@ type Record struct {
 	// Email is the primary address: the proxyAddresses "SMTP:" value,
 	// else mail; "" when there is none.
 	Email string `json:"email,omitempty"`
-	// Aliases are the proxyAddresses "smtp:" addresses, sorted.
+	// Aliases are the other proxyAddresses addresses ("smtp:", and any
+	// "SMTP:" after the first), sorted.
 	Aliases []string `json:"aliases,omitempty"`
 	// Problems lists unusable values: invalid addresses, a userAccountControl
 	// that is not a number.

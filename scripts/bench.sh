@@ -229,13 +229,15 @@ ldapsearch_time() {
 	for i in 1 2 3; do
 		c0=$(proc_cpu "$pid")
 		t0=$(now)
+		# time's report goes to $tf, ldapsearch's own errors to stderr.
 		n=$( (TIMEFORMAT='%U %S'; time ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=600 -H "$url" -D "$dn" -w "$pw" -b "$base" \
-			-E pr=1000/noprompt "$filter" "$@" 2>/dev/null) 2>"$tf" | grep -c '^dn:' || true)
+			-E pr=1000/noprompt "$filter" "$@" 2>&4) 4>&2 2>"$tf" | grep -c '^dn:' || true)
 		s=$(since "$t0")
 		c1=$(proc_cpu "$pid")
 		if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then
 			best=$s
-			scpu=$(awk -v a="$c0" -v b="$c1" -v p="$pid" 'BEGIN { printf "%.2f", (p == "") ? -1 : (b - a) / 100 }')
+			scpu=$(awk -v a="$c0" -v b="$c1" -v p="$pid" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
+				'BEGIN { printf "%.2f", (p == "") ? -1 : (b - a) / hz }')
 			ccpu=$(awk '{ printf "%.2f", $1 + $2 }' "$tf")
 		fi
 	done
