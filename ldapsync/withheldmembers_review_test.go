@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,7 +15,8 @@ import (
 )
 
 // wmRig drives runs over one scope (an OU as RootDN) with a chosen state
-// store and either one Syncer for every run or a new one per run; before
+// store and either one Syncer for every run or a new one per run (or
+// full reads on every run); before
 // each run it plans (dry run) with the Syncer that then runs, and checks
 // that the run makes exactly the changes the plan showed.
 type wmRig struct {
@@ -47,6 +49,16 @@ func wmVariants(t *testing.T, f func(t *testing.T, r *wmRig)) {
 			})
 		}
 	}
+	t.Run("memory/full-read-every-run", func(t *testing.T) {
+		e := newEnv(t)
+		e.opts = []ldapsync.Option{ldapsync.WithFullSyncEvery(time.Nanosecond)}
+		r := &wmRig{t: t, e: e}
+		r.scope = e.addOU("Sync")
+		r.out = "CN=Users," + e.dir.BaseDN()
+		e.cfg.RootDN = r.scope
+		e.cfg.MaxSyncDeletions = 0
+		f(t, r)
+	})
 }
 
 func (r *wmRig) user(cn string) ldapsynctest.Entry {
@@ -473,6 +485,66 @@ func TestWithheldReviewSaveFails(t *testing.T) {
 		rep = r.run(false)
 		assert.Equal(t, []string{bob.ID}, rep.Unlinked)
 		assert.Equal(t, sorted(alice.ID, dave.ID), r.members(staff))
+		r.settled(false)
+	})
+}
+
+// A user withheld because it lost its address (it is still in the
+// directory and still listed by its group) stays in the group; when its
+// address comes back before the removal is allowed, nothing is removed.
+func TestWithheldReviewLostAddress(t *testing.T) {
+	wmVariants(t, func(t *testing.T, r *wmRig) {
+		alice, bob := r.user("alice"), r.user("bob")
+		staff := r.group("Staff", alice, bob)
+		r.run(false)
+
+		require.NoError(t, r.e.dir.SetMail(bob.DN, ""))
+		for range 2 {
+			rep := r.run(true)
+			assert.Equal(t, []string{bob.ID}, rep.Withheld)
+			assert.Empty(t, rep.Updated)
+			assert.Equal(t, sorted(alice.ID, bob.ID), r.members(staff))
+		}
+		require.NoError(t, r.e.dir.SetMail(bob.DN, "bob@example.com"))
+		r.settled(false)
+		assert.Equal(t, sorted(alice.ID, bob.ID), r.members(staff))
+		require.NoError(t, r.e.dir.SetMail(bob.DN, ""))
+		r.run(true)
+		r.limit(1)
+		rep := r.run(false)
+		assert.Equal(t, []string{bob.ID}, rep.Unlinked)
+		assert.Equal(t, []string{alice.ID}, r.members(staff))
+		r.settled(false)
+	})
+}
+
+// A group whose address becomes held (claimed by another group too) while
+// it keeps a withheld member still keeps it.
+func TestWithheldReviewHeldGroup(t *testing.T) {
+	wmVariants(t, func(t *testing.T, r *wmRig) {
+		alice, bob := r.user("alice"), r.user("bob")
+		staff := r.group("Staff", alice, bob)
+		require.NoError(t, r.e.dir.SetMail(staff.DN, "staff@example.com"))
+		other := r.group("Other", alice)
+		r.run(false)
+
+		require.NoError(t, r.e.dir.Delete(bob.DN))
+		r.run(true)
+		require.NoError(t, r.e.dir.SetMail(other.DN, "staff@example.com"))
+		for range 2 {
+			rep := r.run(true)
+			assert.Equal(t, []string{bob.ID}, rep.Withheld)
+			assert.Equal(t, sorted(alice.ID, bob.ID), r.members(staff))
+		}
+		r.settled(true)
+		require.NoError(t, r.e.dir.SetMail(other.DN, "other@example.com"))
+		r.run(true)
+		assert.Equal(t, sorted(alice.ID, bob.ID), r.members(staff))
+		r.settled(true)
+		r.limit(1)
+		rep := r.run(false)
+		assert.Equal(t, []string{bob.ID}, rep.Unlinked)
+		assert.Equal(t, []string{alice.ID}, r.members(staff))
 		r.settled(false)
 	})
 }
