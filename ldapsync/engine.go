@@ -342,11 +342,7 @@ func computePlan(cfg Config, prev State, res *readResult, snapshot map[string]Us
 	sort.Strings(removeIDs)
 	for _, id := range removeIDs {
 		fp, dis, kind := applied(id)
-		dn := ""
-		if o := prev.Objects[id]; o != nil && o.Source != nil {
-			dn = o.Source.DN
-		}
-		out.removals = append(out.removals, removal(cfg, id, dn, fp, dis, kind))
+		out.removals = append(out.removals, removal(cfg, id, prev.Objects[id], fp, dis, kind))
 	}
 	// Group deletions last.
 	sort.SliceStable(out.removals, func(i, j int) bool {
@@ -447,10 +443,28 @@ func heldGroupEmail(po *ObjectState, allowed func(string) bool) string {
 	return po.Source.Email
 }
 
-// removal is the change taking object id (whose DN was dn) out of the
-// target, linked there as fp, dis and kind.
-func removal(cfg Config, id, dn, fp string, dis bool, kind string) Change {
-	c := Change{ID: id, DN: dn, prior: &priorState{fp: fp, kind: kind, disabled: dis}}
+// removal is the change taking object id out of the target, linked there
+// as fp, dis and kind; po is its saved state (nil: none), which gives the
+// DN last known and, for a group, the members the target may hold for it
+// (see withhold).
+func removal(cfg Config, id string, po *ObjectState, fp string, dis bool, kind string) Change {
+	c := Change{ID: id, prior: &priorState{fp: fp, kind: kind, disabled: dis}}
+	if po != nil {
+		if po.Source != nil {
+			c.DN = po.Source.DN
+		} else {
+			c.DN = po.WithheldDN
+		}
+		if kind == KindGroup {
+			var ms []string
+			if po.Source != nil && po.Source.Kind == KindGroup {
+				ms = append(ms, po.Source.Members...)
+			}
+			ms = append(ms, po.KeptMembers...)
+			slices.Sort(ms)
+			c.prior.members = slices.Compact(ms)
+		}
+	}
 	switch {
 	case kind == KindGroup:
 		c.Op = OpDeleteGroup
@@ -511,6 +525,15 @@ func (o *outcome) withhold(reason string) {
 			o.next.Objects[c.ID] = st
 		}
 		st.Applied, st.AppliedKind, st.AppliedDisabled = c.prior.fp, c.prior.kind, c.prior.disabled
+		if st.Source == nil {
+			// Gone from the directory: the next run still names it.
+			st.WithheldDN = c.DN
+		}
+		if len(c.prior.members) > 0 {
+			// A group kept in the target keeps its members there: they
+			// are candidates again if it comes back (see planWrite).
+			st.KeptMembers = c.prior.members
+		}
 	}
 	o.keepWithheldMembers()
 	o.warnings = append(o.warnings, reason)

@@ -190,6 +190,7 @@ func FuzzDecodeState(f *testing.F) {
 			"h": {Source: &Record{Kind: KindGroup, DN: "CN=H", Email: "team@x.test"}, Applied: "0123456789abcdef0123456789abcdef",
 				AppliedKind: KindGroup, AddressHeld: true, AppliedEmail: "old-team@x.test",
 				KeptMembers: []string{"6f9619ff-8b86-d011-b42d-00c04fc964ff", "gone"}},
+			"gone": {Applied: "0123456789abcdef0123456789abcdef", AppliedKind: KindUser, WithheldDN: "CN=Gone,DC=x"},
 		}}
 	b, err := encodeState(seed)
 	require.NoError(f, err)

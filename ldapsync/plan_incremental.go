@@ -390,11 +390,7 @@ func computeIncremental(cfg Config, prev State, base *savedState, res *readResul
 		if fp == "" {
 			continue
 		}
-		dn := ""
-		if rec := prevRec(id); rec != nil {
-			dn = rec.DN
-		}
-		out.removals = append(out.removals, removal(cfg, id, dn, fp, dis, kind))
+		out.removals = append(out.removals, removal(cfg, id, prevObj(id), fp, dis, kind))
 	}
 	sort.SliceStable(out.removals, func(i, j int) bool {
 		return out.removals[i].Op != OpDeleteGroup && out.removals[j].Op == OpDeleteGroup

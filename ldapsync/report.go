@@ -92,6 +92,7 @@ type Change struct {
 type priorState struct {
 	fp, kind string
 	disabled bool
+	members  []string // a group removal: the members the target may hold for it
 }
 
 func (c Change) prevFP() string {

@@ -71,8 +71,12 @@ type ObjectState struct {
 	// KeptMembers lists, for a group, the members the target holds for it
 	// beyond those its record names: users and contacts whose removal is
 	// withheld (see Config.MaxSyncDeletions), which stay in their groups
-	// until their removal is applied. Sorted.
+	// until their removal is applied. For a group whose own removal is
+	// withheld, every member the target may hold for it. Sorted.
 	KeptMembers []string `json:"keptMembers,omitempty"`
+	// WithheldDN is the last DN of an object that left the directory
+	// while its removal is withheld (Source is then nil), for reports.
+	WithheldDN string `json:"withheldDN,omitempty"`
 }
 
 // Record is a directory object as read, before policies are applied.

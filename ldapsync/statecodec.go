@@ -57,7 +57,8 @@ const (
 	objAppliedDisabled = 1 << 1
 	objAddressHeld     = 1 << 2 // AppliedEmail follows Wanted
 	objKeptMembers     = 1 << 3 // KeptMembers follow (AppliedEmail, then) Wanted
-	objFlags           = objHasSource | objAppliedDisabled | objAddressHeld | objKeptMembers
+	objWithheldDN      = 1 << 4 // WithheldDN follows (KeptMembers, AppliedEmail, then) Wanted
+	objFlags           = objHasSource | objAppliedDisabled | objAddressHeld | objKeptMembers | objWithheldDN
 	recDisabled        = 1 << 0
 )
 
@@ -521,6 +522,9 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 	if len(o.KeptMembers) > 0 {
 		flags |= objKeptMembers
 	}
+	if o.WithheldDN != "" {
+		flags |= objWithheldDN
+	}
 	e.b = append(e.b, flags)
 	e.fp(o.Applied)
 	if k := kindCode(o.AppliedKind); k != kindString {
@@ -542,6 +546,9 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 		for _, m := range o.KeptMembers {
 			e.id(m)
 		}
+	}
+	if o.WithheldDN != "" {
+		e.str(o.WithheldDN)
 	}
 	if r := o.Source; r != nil {
 		e.b = append(e.b, kindCode(r.Kind))
@@ -573,7 +580,7 @@ func (e *stateEncoder) object(id string, o *ObjectState) {
 func (o *ObjectState) encodesAs(p *ObjectState) bool {
 	return o.Source == p.Source && o.Applied == p.Applied && o.AppliedKind == p.AppliedKind &&
 		o.AppliedDisabled == p.AppliedDisabled && o.Wanted == p.Wanted && o.AddressHeld == p.AddressHeld &&
-		o.AppliedEmail == p.AppliedEmail && slices.Equal(o.KeptMembers, p.KeptMembers)
+		o.AppliedEmail == p.AppliedEmail && slices.Equal(o.KeptMembers, p.KeptMembers) && o.WithheldDN == p.WithheldDN
 }
 
 // objectSize returns the length of the encoding of one object record
@@ -596,6 +603,9 @@ func objectSize(id string, o *ObjectState) int {
 		for _, m := range o.KeptMembers {
 			n += idSize(m)
 		}
+	}
+	if o.WithheldDN != "" {
+		n += strSize(o.WithheldDN)
 	}
 	r := o.Source
 	if r == nil {
@@ -902,6 +912,11 @@ func (d *stateDecoder) object(o *ObjectState, rec func() *Record) string {
 				break
 			}
 			o.KeptMembers = append(o.KeptMembers, d.id())
+		}
+	}
+	if flags&objWithheldDN != 0 {
+		if o.WithheldDN = strings.Clone(d.str()); o.WithheldDN == "" && d.err == nil {
+			d.fail(errors.New("empty withheld DN"))
 		}
 	}
 	if flags&objHasSource != 0 {

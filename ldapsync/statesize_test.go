@@ -27,6 +27,9 @@ func TestObjectSizeIsTheEncodedLength(t *testing.T) {
 		for range r.IntN(4) / 2 * r.IntN(40) {
 			o.KeptMembers = append(o.KeptMembers, ids[r.IntN(len(ids))])
 		}
+		if r.IntN(4) == 0 {
+			o.WithheldDN = word(1 + r.IntN(200))
+		}
 		if r.IntN(3) == 0 {
 			o.Wanted = o.Applied
 		} else {
@@ -104,7 +107,8 @@ func TestLargeEncodingRoundTrips(t *testing.T) {
 	}
 }
 
-// TestKeptMembersRoundTrip: a group's kept members survive the encoding,
+// TestKeptMembersRoundTrip: a group's kept members and a withheld
+// object's last DN survive the encoding,
 // and an object carrying flags this version does not know is refused,
 // naming the object, rather than read as something else.
 func TestKeptMembersRoundTrip(t *testing.T) {
@@ -112,6 +116,7 @@ func TestKeptMembersRoundTrip(t *testing.T) {
 		"0f8fad5b-d9cb-469f-a165-70867728950e": {Source: &Record{Kind: KindGroup, DN: "CN=Staff", Members: []string{"a"}},
 			Applied: "0123456789abcdef0123456789abcdef", AppliedKind: KindGroup,
 			KeptMembers: []string{"6f9619ff-8b86-d011-b42d-00c04fc964ff", "not-a-uuid"}},
+		"gone": {Applied: "0123456789abcdef0123456789abcdef", AppliedKind: KindUser, WithheldDN: "CN=Bob,OU=Staff,DC=x"},
 	}}
 	b, err := encodeState(st)
 	require.NoError(t, err)
@@ -119,6 +124,7 @@ func TestKeptMembersRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, st.Objects["0f8fad5b-d9cb-469f-a165-70867728950e"].KeptMembers,
 		back.Objects["0f8fad5b-d9cb-469f-a165-70867728950e"].KeptMembers)
+	require.Equal(t, "CN=Bob,OU=Staff,DC=x", back.Objects["gone"].WithheldDN)
 
 	// The flags byte follows the 17-byte UUID of the first object.
 	var e stateEncoder
